@@ -1,0 +1,42 @@
+"""minisim: physics-first simulation of 1-photon miniscope calcium imaging, with exact ground truth."""
+
+from minisim._base import RecordingFormatWarning, SpecWarning
+from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
+from minisim.engine import simulate
+from minisim.perf import PerfTracker
+from minisim.recording import GroundTruth, Recording
+from minisim.spec import Output, Spec
+from minisim.steps.cell_activity import CellActivity
+from minisim.steps.composite import Composite
+from minisim.steps.optics import CellOptics
+from minisim.steps.place_neurons import NeuronPopulation, PlaceNeurons
+from minisim.steps.registry import AnyStep
+from minisim.steps.sensor import Sensor
+
+__version__ = "2.0.0.dev0"
+
+__all__ = [
+    "DETECT_SNR_THRESHOLD",
+    "Acquisition",
+    "AnyStep",
+    "CellActivity",
+    "CellOptics",
+    "Composite",
+    "GroundTruth",
+    "ImageSensor",
+    "NeuronPopulation",
+    "Optics",
+    "Output",
+    "PerfTracker",
+    "PlaceNeurons",
+    "Recording",
+    "RecordingFormatWarning",
+    "Sensor",
+    "Spec",
+    "SpecWarning",
+    "Tissue",
+    "detection_snr",
+    "sample_field_at",
+    "simulate",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from minisim.cli import main
+
+sys.exit(main())

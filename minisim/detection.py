@@ -1,0 +1,43 @@
+"""Whether a planted cell is, in principle, detectable in the observed movie.
+
+A cell counts as detectable when its brightest calcium transient stands out
+of the shot and read noise of its own baseline by ``DETECT_SNR_THRESHOLD``
+standard deviations, at the cell's center pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Peak transient SNR above which a cell counts as detectable (minisim 1.0 value).
+DETECT_SNR_THRESHOLD = 3.0
+
+
+def detection_snr(peak_dF: np.ndarray | float, baseline: np.ndarray | float, gain: np.ndarray | float, read_e: float) -> np.ndarray:
+    """Peak-transient SNR in the electron domain.
+
+    ``snr = peak_dF * gain / sqrt(max(baseline, 0) * gain + read_e**2)``, with
+    ``gain`` the photo-electrons per unit of trace at the cell center. Returns
+    ``inf`` for a signal over a zero noise floor and 0 for no signal.
+    """
+    signal = np.asarray(peak_dF, dtype=float) * np.asarray(gain, dtype=float)
+    noise = np.sqrt(np.maximum(np.asarray(baseline, dtype=float), 0) * np.asarray(gain, dtype=float) + read_e**2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.where(noise > 0, signal / np.where(noise > 0, noise, 1), np.where(signal > 0, np.inf, 0.0))
+    return np.where(signal > 0, snr, 0.0)
+
+
+def sample_field_at(field: np.ndarray | None, y_um: np.ndarray, x_um: np.ndarray, pixel_size_um: float) -> np.ndarray:
+    """Nearest-pixel value of a sensor-frame ``field`` at optical-center µm positions.
+
+    Positions outside the field are clamped to its edge; a ``None`` field
+    (the effect is absent) is 1 everywhere.
+    """
+    y = np.asarray(y_um, dtype=float)
+    x = np.asarray(x_um, dtype=float)
+    if field is None:
+        return np.ones(np.broadcast(y, x).shape)
+    h, w = field.shape
+    row = np.clip(np.rint((h - 1) / 2 + y / pixel_size_um), 0, h - 1).astype(int)
+    col = np.clip(np.rint((w - 1) / 2 + x / pixel_size_um), 0, w - 1).astype(int)
+    return np.asarray(field)[row, col]

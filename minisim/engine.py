@@ -1,0 +1,251 @@
+"""Compile a Spec into eager cell-phase artifacts and a lazy, frame-chunked movie graph.
+
+Cell phase: each step's :meth:`~minisim.steps.base.StepSpec.compute` runs
+once, when one of its artifacts is first needed (so a later sensor-domain
+field can feed an earlier cell step, e.g. illumination into bleaching).
+Frame phase: each movie-acting step contributes a :class:`MovieOp`, applied
+in canonical order as a ``blockwise`` over frame chunks; chains of ops fuse
+into one task per chunk. Nothing movie-sized is computed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+
+from minisim.acquisition import Acquisition
+from minisim.perf import PerfTracker, measure
+from minisim.rng import generator
+from minisim.spec import Spec
+from minisim.steps.base import MovieOp, StepSpec
+from minisim.steps.registry import KIND_FOR_STAGE, kind_of
+
+#: Target uncompressed size of one frame chunk of the float32 canvas.
+TARGET_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Sensor field of view and the padded tissue canvas around it."""
+
+    fov_shape: tuple[int, int]
+    margin_px: int
+    pixel_size_um: float
+
+    @property
+    def canvas_shape(self) -> tuple[int, int]:
+        return (self.fov_shape[0] + 2 * self.margin_px, self.fov_shape[1] + 2 * self.margin_px)
+
+    @property
+    def fov_slice(self) -> tuple[slice, slice]:
+        m = self.margin_px
+        return (slice(m, m + self.fov_shape[0]), slice(m, m + self.fov_shape[1]))
+
+
+def geometry_of(spec: Spec) -> Geometry:
+    acq = spec.acquisition
+    margin = max((s.margin_px(acq.pixel_size_um) for s in spec.steps), default=0)
+    return Geometry(acq.fov_shape, margin, acq.pixel_size_um)
+
+
+def default_chunk_frames(spec: Spec) -> int:
+    h, w = geometry_of(spec).canvas_shape
+    return int(max(1, min(spec.acquisition.n_frames, TARGET_CHUNK_BYTES // (4 * h * w))))
+
+
+class Artifacts:
+    """Resolves eager artifacts on demand by running their producing step once."""
+
+    def __init__(self, spec: Spec, geometry: Geometry, perf: PerfTracker | None = None):
+        self.spec, self.geometry, self.perf = spec, geometry, perf
+        self.producer: dict[str, StepSpec] = {a: s for s in spec.steps for a in type(s).produces}
+        self.values: dict[str, Any] = {}
+        self._running: list[str] = []
+        self._done: set[str] = set()
+
+    def available(self, name: str) -> bool:
+        return name in self.producer
+
+    def get(self, name: str) -> Any:
+        if name not in self.values:
+            step = self.producer.get(name)
+            if step is None:
+                raise KeyError(f"no step in this spec produces {name!r}")
+            self.run(step)
+        return self.values[name]
+
+    def run(self, step: StepSpec) -> None:
+        if step.kind in self._done:
+            return
+        if step.kind in self._running:
+            cycle = " -> ".join([*self._running, step.kind])
+            raise RuntimeError(f"circular artifact dependency: {cycle}")
+        self._running.append(step.kind)
+        try:
+            with measure(self.perf, step.stage, domain=type(step).domain):
+                products = step.compute(StepContext(self, step))
+        finally:
+            self._running.pop()
+        undeclared = set(products) - set(type(step).produces)
+        if undeclared:
+            raise RuntimeError(f"step {step.kind!r} returned undeclared artifacts {sorted(undeclared)}")
+        self.values.update(products)
+        self._done.add(step.kind)
+
+    def run_all(self) -> dict[str, Any]:
+        for step in self.spec.steps:
+            self.run(step)
+        return self.values
+
+
+class StepContext:
+    """What a step may see: the acquisition, geometry, seed, its declared inputs and its RNG."""
+
+    def __init__(self, artifacts: Artifacts, step: StepSpec):
+        self._artifacts, self._step = artifacts, step
+        self.spec: Spec = artifacts.spec
+        self.acq: Acquisition = artifacts.spec.acquisition
+        self.geometry: Geometry = artifacts.geometry
+        self.seed: int = artifacts.spec.seed
+
+    def _declared(self, name: str) -> None:
+        cls = type(self._step)
+        if name not in cls.consumes and name not in cls.uses:
+            raise RuntimeError(f"step {self._step.kind!r} read {name!r} without declaring it in consumes/uses")
+
+    def has(self, name: str) -> bool:
+        """Whether an artifact this step ``uses`` is produced in this spec."""
+        self._declared(name)
+        return self._artifacts.available(name)
+
+    def get(self, name: str) -> Any:
+        self._declared(name)
+        return self._artifacts.get(name)
+
+    def rng(self, stream: int = 0, index: int = 0) -> np.random.Generator:
+        """This step's generator for (stream, index): index is a cell or a frame."""
+        return generator(self.seed, type(self._step).step_id(), stream, index)
+
+
+def _run_op(
+    fn: Any, names: tuple[str, ...], shape: tuple[int, int], static: Mapping[str, Any], frames: np.ndarray, *arrays: np.ndarray
+) -> np.ndarray:
+    has_block = len(arrays) > len(names)
+    block = arrays[0] if has_block else np.zeros((len(frames), *shape), np.float32)
+    per_frame = dict(zip(names, arrays[1:] if has_block else arrays, strict=True))
+    return fn(block, frames, static, per_frame)
+
+
+def apply_op(movie: da.Array | None, frames: da.Array, op: MovieOp, shape: tuple[int, int], stage: str) -> da.Array:
+    """Apply one MovieOp blockwise; returns the new (frame, h, w) dask array."""
+    chunks = frames.chunks[0]
+    args: list[Any] = []
+    names = tuple(op.per_frame)
+    for name in names:
+        arr = op.per_frame[name]
+        darr = arr if isinstance(arr, da.Array) else da.from_array(np.asarray(arr), chunks=(chunks, *arr.shape[1:]))
+        darr = darr.rechunk((chunks, *darr.shape[1:]))
+        args += [darr, "t" + "abcdefg"[: darr.ndim - 1]]
+    static = dask.delayed(dict(op.static), pure=False, traverse=False)
+    out_shape = op.out_shape or shape
+    inputs: list[Any] = [op.fn, None, names, None, shape, None, static, None, frames, "t"]
+    if movie is not None:
+        inputs += [movie, "thw"]
+        extra = {"adjust_chunks": {"h": (out_shape[0],), "w": (out_shape[1],)}}
+    else:
+        extra = {"new_axes": {"h": out_shape[0], "w": out_shape[1]}}
+    return da.blockwise(
+        _run_op,
+        "thw",
+        *inputs,
+        *args,
+        dtype=op.out_dtype,
+        concatenate=True,
+        token=f"minisim-{stage}",
+        meta=np.empty((0, 0, 0), dtype=op.out_dtype),
+        **extra,
+    )
+
+
+def build_movie(
+    spec: Spec, artifacts: Artifacts, chunk_frames: int, until_kind: str | None
+) -> tuple[dict[str, da.Array], list[str]]:
+    """Lazy movie stages in canonical order, stopping after ``until_kind``."""
+    geo = artifacts.geometry
+    frames = da.arange(spec.acquisition.n_frames, chunks=chunk_frames, dtype=np.int64)
+    stages: dict[str, da.Array] = {}
+    order: list[str] = []
+    movie: da.Array | None = None
+    shape = geo.canvas_shape
+    stopped = until_kind is not None and _is_cell_kind(spec, until_kind)
+    for step in spec.steps:
+        if stopped:
+            break
+        op = step.movie_op(StepContext(artifacts, step))
+        if op is not None:
+            movie = apply_op(movie, frames, op, shape, step.stage)
+            shape = op.out_shape or shape
+            stages[step.stage] = movie
+            order.append(step.stage)
+        stopped = step.kind == until_kind
+    if movie is not None and shape != geo.fov_shape:
+        # No motion step cropped the canvas: keep the centered field of view.
+        m = geo.margin_px
+        movie = movie[:, m : m + geo.fov_shape[0], m : m + geo.fov_shape[1]]
+        stages["_fov"] = movie
+    return stages, order
+
+
+def _is_cell_kind(spec: Spec, kind: str) -> bool:
+    step = spec.step(kind)
+    return step is not None and not type(step).acts_on_movie
+
+
+def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None = None, chunk_frames: int | None = None):  # type: ignore[no-untyped-def]
+    """Build a recording lazily: cell-phase artifacts now, the movie as a dask graph.
+
+    Parameters
+    ----------
+    spec : Spec
+        The recording to simulate.
+    until : str, optional
+        Stop after this stage or step kind (e.g. ``"cells_only"`` or
+        ``"composite"``); the observed movie is then that stage's output.
+    perf : PerfTracker, optional
+        Records per-step wall time of the cell phase.
+    chunk_frames : int, optional
+        Frames per chunk of the movie graph. Changes memory and parallelism,
+        never a single output value. Default: about 64 MB of canvas per chunk.
+
+    Returns
+    -------
+    Recording
+        ``observed`` is lazy; compute it, save it, or stream it to zarr.
+    """
+    from minisim.recording import finalize
+
+    until_kind = None
+    if until is not None:
+        until_kind = kind_of(until)
+        if spec.step(until_kind) is None:
+            present = [f"{s.kind} ({s.stage})" for s in spec.steps]
+            raise ValueError(f"until={until!r}: this spec has no such step; present: {', '.join(present)}")
+    if chunk_frames is not None and (not isinstance(chunk_frames, int) or chunk_frames < 1):
+        raise ValueError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
+    geo = geometry_of(spec)
+    artifacts = Artifacts(spec, geo, perf)
+    for step in spec.steps:
+        artifacts.run(step)
+        if step.kind == until_kind and _is_cell_kind(spec, until_kind):
+            break
+    stages, order = build_movie(spec, artifacts, chunk_frames or default_chunk_frames(spec), until_kind)
+    with measure(perf, "finalize"):
+        return finalize(spec, geo, artifacts.values, stages, order)
+
+
+__all__ = ["Artifacts", "Geometry", "StepContext", "apply_op", "simulate", "KIND_FOR_STAGE"]

@@ -1,0 +1,278 @@
+"""Recording and GroundTruth: the lazy observed movie and everything behind it."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
+from minisim.footprint import Footprints
+from minisim.spec import Spec
+from minisim.steps.registry import kind_of
+
+if TYPE_CHECKING:
+    from minisim.engine import Geometry
+
+MOVIE_DIMS = ("frame", "height", "width")
+
+#: Artifacts with one row per placed cell; subset together when cells are dropped.
+PER_UNIT = (
+    "C",
+    "S",
+    "centers_um",
+    "amplitude_per_cell",
+    "in_focus",
+    "observed_sigma_px",
+    "observed_gain",
+    "optical_brightness",
+    "population_id",
+    "bleaching",
+    "vessel_overlap_fraction",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruth:
+    """Everything chosen on the way in, in the sensor's field of view.
+
+    Per-unit arrays have one row per cell whose planted footprint reaches the
+    field of view (cells entirely in the motion margin are dropped). Traces
+    ``C`` (calcium, unbleached) and spikes ``S`` are ``(unit, frame)``;
+    ``shifts`` are the applied displacements ``(frame, 2)`` in pixels,
+    ``(dy, dx)``, positive moving content down/right. A field whose step did
+    not run is ``None``.
+    """
+
+    fov_shape: tuple[int, int]
+    fov_offset: tuple[int, int]
+    pixel_size_um: float
+    planted: Footprints
+    observed: Footprints | None = None
+    C: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    S: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    centers_um: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    amplitude_per_cell: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    in_focus: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    detectable: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    snr: np.ndarray | None = None
+    population_id: np.ndarray | None = None
+    observed_sigma_px: np.ndarray | None = None
+    observed_gain: np.ndarray | None = None
+    optical_brightness: np.ndarray | None = None
+    focal_depth_um: float | None = None
+    shifts: np.ndarray | None = None
+    illumination: np.ndarray | None = None
+    vignette: np.ndarray | None = None
+    leakage: np.ndarray | None = None
+    bleaching: np.ndarray | None = None
+    neuropil_spatial: np.ndarray | None = None
+    neuropil_temporal: np.ndarray | None = None
+    neuropil_population: np.ndarray | None = None
+    vasculature_mask: np.ndarray | None = None
+    vessel_overlap_fraction: np.ndarray | None = None
+
+    @property
+    def n_units(self) -> int:
+        return len(self.planted)
+
+    @property
+    def depth_um(self) -> np.ndarray:
+        return self.centers_um[:, 0]
+
+    @property
+    def _crop(self) -> tuple[slice, slice]:
+        (r, c), (h, w) = self.fov_offset, self.fov_shape
+        return (slice(r, r + h), slice(c, c + w))
+
+    @cached_property
+    def A_planted(self) -> np.ndarray:  # noqa: N802 - minisim 1.0 name
+        """Dense planted footprints ``(unit, height, width)`` cropped to the field of view."""
+        return self.planted.to_dense(self._crop)
+
+    @cached_property
+    def A_observed(self) -> np.ndarray:  # noqa: N802 - minisim 1.0 name
+        """Dense footprints as the optics render them (the planted ones without optics)."""
+        return (self.observed or self.planted).to_dense(self._crop)
+
+    def detectable_subset(self) -> GroundTruth:
+        """The same ground truth restricted to detectable cells."""
+        return self.subset(np.asarray(self.detectable, bool))
+
+    def subset(self, index: np.ndarray) -> GroundTruth:
+        """Per-unit fields sliced by ``index``; per-effect fields carried unchanged."""
+        changes: dict[str, Any] = {
+            "planted": self.planted.subset(index),
+            "observed": self.observed.subset(index) if self.observed is not None else None,
+        }
+        for name in (*PER_UNIT, "detectable", "snr"):
+            value = getattr(self, name)
+            if value is not None:
+                changes[name] = np.asarray(value)[index]
+        return dataclasses.replace(self, **changes)
+
+    def to_dataset(self) -> xr.Dataset:
+        """Labelled view of the ground truth (footprints densified)."""
+        h, w = self.fov_shape
+        coords = {"unit_id": np.arange(self.n_units), "height": np.arange(h), "width": np.arange(w)}
+        data: dict[str, Any] = {
+            "A": (("unit_id", "height", "width"), self.A_observed),
+            "A_planted": (("unit_id", "height", "width"), self.A_planted),
+            "C": (("unit_id", "frame"), self.C),
+            "S": (("unit_id", "frame"), self.S),
+            "centers_um": (("unit_id", "zyx"), self.centers_um),
+            "detectable": (("unit_id",), self.detectable),
+            "in_focus": (("unit_id",), self.in_focus),
+        }
+        if self.shifts is not None:
+            data["shifts"] = (("frame", "shift_dim"), self.shifts)
+        return xr.Dataset(data, coords=coords)
+
+
+@dataclass(frozen=True, eq=False)
+class Recording:
+    """A simulated recording: lazy movie stages plus the ground truth.
+
+    ``observed`` is the sensor output (unsigned integer counts when a sensor
+    ran, float otherwise) as a lazy ``(frame, height, width)`` DataArray;
+    nothing is computed until you ask for values or save it.
+    """
+
+    spec: Spec
+    ground_truth: GroundTruth
+    stages: dict[str, da.Array]
+    stage_order: tuple[str, ...]
+    margin_px: int = 0
+
+    @property
+    def observed(self) -> xr.DataArray:
+        """The final movie, lazy, with integer pixel coordinates."""
+        if "_fov" in self.stages:
+            return self._label(self.stages["_fov"], "observed")
+        if not self.stage_order:
+            h, w = self.ground_truth.fov_shape
+            return self._label(da.zeros((0, h, w), dtype=np.float32), "observed")
+        return self._label(self.stages[self.stage_order[-1]], "observed")
+
+    @property
+    def observed_movie(self) -> xr.DataArray:
+        """Same as :attr:`observed` (minisim 1.0 name)."""
+        return self.observed
+
+    def stage(self, name: str) -> xr.DataArray:
+        """The lazy movie after a stage, by stage name or step kind.
+
+        Stages before brain motion live on the padded tissue canvas; their
+        pixel coordinates extend to ``-margin`` so they align with the field
+        of view.
+        """
+        kind = kind_of(name)
+        step = self.spec.step(kind)
+        stage = type(step).stage if step is not None else name
+        if stage not in self.stages:
+            raise KeyError(
+                f"no movie stage {name!r} in this recording; stages: {list(self.stage_order)} "
+                "(cell-phase steps such as place_neurons have no movie; stages after until= are not built)"
+            )
+        return self._label(self.stages[stage], stage)
+
+    @property
+    def snapshots(self) -> dict[str, xr.DataArray]:
+        """Every movie stage when ``output.save_intermediates`` is set, else empty."""
+        if not self.spec.output.save_intermediates:
+            return {}
+        return {name: self.stage(name) for name in self.stage_order}
+
+    def _label(self, arr: da.Array, name: str) -> xr.DataArray:
+        h, w = self.ground_truth.fov_shape
+        off_h = (arr.shape[1] - h) // 2
+        off_w = (arr.shape[2] - w) // 2
+        coords = {
+            "frame": np.arange(arr.shape[0]),
+            "height": np.arange(arr.shape[1]) - off_h,
+            "width": np.arange(arr.shape[2]) - off_w,
+        }
+        return xr.DataArray(arr, dims=MOVIE_DIMS, coords=coords, name=name)
+
+    def save(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write one self-describing zarr store; see :func:`minisim.store.save`."""
+        from minisim.store import save
+
+        return save(self, path, **kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recording:
+        """Read a store written by :meth:`save`; refuses edited or incomplete stores."""
+        from minisim.store import load
+
+        return load(path)
+
+
+def finalize(spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]) -> Recording:
+    """Assemble the ground truth from the artifacts and wrap the movie stages."""
+    planted: Footprints = values.get("planted_footprints") or Footprints(np.zeros((0, 2), np.int64), (), geo.canvas_shape)
+    visible = _reaches_fov(planted, geo)
+    n_frames = spec.acquisition.n_frames
+    n = len(planted)
+    defaults = {"C": np.zeros((n, n_frames)), "S": np.zeros((n, n_frames)), "amplitude_per_cell": np.full(n, np.nan),
+                "in_focus": np.ones(n, bool), "centers_um": np.zeros((n, 3))}
+    gt_fields = {f.name for f in dataclasses.fields(GroundTruth)}
+    kwargs: dict[str, Any] = {**defaults, **{k: v for k, v in values.items() if k in gt_fields}}
+    snr, detectable = _detectability(spec, values, kwargs)
+    kwargs.update(snr=snr, detectable=detectable)
+    for name in (*PER_UNIT, "snr", "detectable"):
+        if kwargs.get(name) is not None:
+            kwargs[name] = np.asarray(kwargs[name])[visible]
+    obs = values.get("observed_footprints")
+    gt = GroundTruth(
+        fov_shape=geo.fov_shape,
+        fov_offset=(geo.margin_px, geo.margin_px),
+        pixel_size_um=geo.pixel_size_um,
+        **{**kwargs, "planted": planted.subset(visible), "observed": obs.subset(visible) if obs is not None else None},
+    )
+    stages = dict(stages)
+    out_dtype = spec.output.store_dtype
+    if spec.step("sensor") is None or "sensor" not in order:
+        key = "_fov" if "_fov" in stages else (order[-1] if order else None)
+        if key is not None and stages[key].dtype != np.dtype(out_dtype):
+            stages["_fov"] = stages[key].astype(out_dtype)
+    return Recording(spec, gt, stages, tuple(order), geo.margin_px)
+
+
+def _reaches_fov(planted: Footprints, geo: Geometry) -> np.ndarray:
+    m, (h, w) = geo.margin_px, geo.fov_shape
+    keep = np.zeros(len(planted), bool)
+    for i, (off, patch) in enumerate(zip(planted.offsets, planted.patches, strict=True)):
+        rows = np.nonzero(patch.any(axis=1))[0] + off[0]
+        cols = np.nonzero(patch.any(axis=0))[0] + off[1]
+        keep[i] = rows.size > 0 and ((rows >= m) & (rows < m + h)).any() and ((cols >= m) & (cols < m + w)).any()
+    return keep
+
+
+def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell peak SNR and the detectable flag (see :mod:`minisim.detection`)."""
+    C = np.asarray(kw["C"])
+    n = C.shape[0]
+    if "C" not in values:
+        return np.zeros(n), np.zeros(n, bool)
+    sensor = spec.step("sensor")
+    if sensor is None:
+        return np.full(n, np.nan), np.asarray(kw["in_focus"], bool).copy()
+    acq = spec.acquisition
+    y, x = kw["centers_um"][:, 1], kw["centers_um"][:, 2]
+    field = None
+    for name in ("illumination", "vignette"):
+        if values.get(name) is not None:
+            field = values[name] if field is None else field * values[name]
+    gain = np.asarray(values.get("optical_brightness", np.ones(n))) * sample_field_at(field, y, x, acq.pixel_size_um)
+    if values.get("vasculature_mask") is not None:
+        gain = gain * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
+    gain = gain * sensor.photons_per_unit * acq.image_sensor.quantum_efficiency
+    snr = detection_snr(C.max(axis=1) - C.min(axis=1), C.min(axis=1), gain, acq.image_sensor.read_noise_e) if C.shape[1] else np.zeros(n)
+    return snr, snr >= DETECT_SNR_THRESHOLD
