@@ -206,6 +206,12 @@ class Recording:
 
         return save(self, path, **kwargs)
 
+    def plot(self, path: str | Path | None = None, **kwargs: Any) -> Any:
+        """Summary figure (projections with footprints, traces, motion, fields); see :func:`minisim.plot.plot_summary`."""
+        from minisim.plot import plot_summary
+
+        return plot_summary(self, path, **kwargs)
+
     @classmethod
     def load(cls, path: str | Path) -> Recording:
         """Read a store written by :meth:`save`; refuses edited or incomplete stores."""
