@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError, PydanticUndefined
 
 
 class SpecWarning(UserWarning):
@@ -25,6 +27,20 @@ class Base(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    def __hash__(self) -> int:
+        # pydantic's frozen hash fails on list fields (steps, positions_um);
+        # the canonical JSON is equal exactly when the models are.
+        return hash((type(self).__qualname__, self.model_dump_json()))
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _explain_errors(cls, data: Any, handler: Callable[[Any], Any]) -> Any:
+        """Re-raise pydantic's generic errors on this model's own fields with the value and a fix."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise _explained(cls, exc) from None
 
 
 def bounded(
@@ -55,7 +71,7 @@ def bounded(
     def _check(value: Any) -> Any:
         if value is None or isinstance(value, str):
             return value
-        for op, bound, ok in rules:
+        for _op, bound, ok in rules:
             if not ok(value, bound):
                 rule = " and ".join(f"{o} {b:g}{unit_txt}" for o, b, _ in rules)
                 fix = hint or f"set it {rule}"
@@ -63,3 +79,94 @@ def bounded(
         return value
 
     return AfterValidator(_check)
+
+
+def field_error(title: str, loc: tuple[str | int, ...], value: Any, message: str) -> ValidationError:
+    """A ValidationError at ``loc`` (relative to the validated model) with our own message.
+
+    Raise it from a model validator to point a cross-field error at the
+    offending field instead of at the whole model.
+    """
+    return ValidationError.from_exception_data(
+        title,
+        [{"type": PydanticCustomError("value_error", "{msg}", {"msg": message}), "loc": loc, "input": value}],
+    )
+
+
+#: pydantic error types that mean "wrong kind of value" (as opposed to a range or a rule).
+_TYPE_ERRORS = frozenset(
+    {
+        "float_parsing", "float_type", "int_parsing", "int_type", "int_from_float", "bool_parsing", "bool_type",
+        "string_type", "list_type", "tuple_type", "dict_type", "model_type", "model_attributes_type",
+        "literal_error", "finite_number", "enum",
+    }
+)  # fmt: skip
+_BOUND_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
+def _expected(msg: str) -> str:
+    """``'Input should be a valid number, unable to ...'`` -> ``'a valid number'``."""
+    text = msg.removeprefix("Input should be ").split(", unable")[0]
+    if text.startswith("a valid "):
+        noun = text.removeprefix("a valid ")
+        return ("an " if noun[:1] in "aeiou" else "a ") + noun
+    return text
+
+
+def _example(cls: type[BaseModel], name: str) -> str:
+    field = cls.model_fields.get(name)
+    if field is None or field.default in (PydanticUndefined, None) or isinstance(field.default, BaseModel):
+        return ""
+    return f", e.g. the default {field.default!r}"
+
+
+def _wrong_type(cls: type[BaseModel], name: str, value: Any, want: str) -> str:
+    return f"got {value!r} ({type(value).__name__}), but it must be {want}; fix: give {want}{_example(cls, name)}"
+
+
+def _explained(cls: type[BaseModel], exc: ValidationError) -> ValidationError:
+    """The same errors, with messages for this model's own fields that name the value and a fix."""
+    errors = exc.errors(include_url=False)
+    by_field: dict[str, list[dict[str, Any]]] = {}
+    for err in errors:
+        loc = err["loc"]
+        # A union field (``float | Literal["auto"]``) reports one error per member, tagged e.g. "literal['auto']".
+        if len(loc) == 2 and isinstance(loc[0], str) and isinstance(loc[1], str) and not loc[1].isidentifier():
+            by_field.setdefault(loc[0], []).append(err)
+    line_errors: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for err in errors:
+        loc, value = err["loc"], err.get("input")
+        name = loc[0] if loc and isinstance(loc[0], str) else ""
+        msg = err["msg"]
+        if name in by_field:
+            if name in done:
+                continue
+            done.add(name)
+            members = by_field[name]
+            ranged = [m for m in members if m["type"] == "value_error"]
+            if ranged:
+                msg = ranged[0]["msg"]
+            else:
+                kinds = " or ".join(dict.fromkeys(_expected(m["msg"]) for m in members))
+                msg = _wrong_type(cls, name, value, kinds)
+            loc = (name,)
+        elif len(loc) == 1 and err["type"] in _TYPE_ERRORS:
+            want = _expected(msg)
+            msg = _wrong_type(cls, name, value, want)
+        elif len(loc) == 1 and err["type"] in _BOUND_ERRORS:
+            rule = msg.removeprefix("Input should be ")
+            msg = f"got {value!r}, but it must be {rule}; fix: set it {rule}"
+        elif len(loc) == 1 and err["type"] == "extra_forbidden":
+            near = difflib.get_close_matches(name, list(cls.model_fields), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            msg = (
+                f"{cls.__name__} has no field {name!r} (given {value!r}); fix: {hint}"
+                f"valid fields are {', '.join(cls.model_fields)}"
+            )
+        elif len(loc) == 1 and err["type"] == "missing":
+            msg = f"{cls.__name__} needs {name!r}, which was not given; fix: add {name!r}"
+        line_errors.append(
+            {"type": PydanticCustomError(err["type"], "{msg}", {"msg": msg}), "loc": loc, "input": value}
+        )
+    return ValidationError.from_exception_data(cls.__name__, line_errors)  # type: ignore[arg-type]

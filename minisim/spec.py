@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from minisim._base import Base, SpecWarning
+from minisim._base import Base, SpecWarning, field_error
 from minisim.acquisition import Acquisition
-from minisim.steps.registry import STEP_FOR_KIND, AnyStep, order_steps
+from minisim.steps.registry import CANONICAL_ORDER, STEP_FOR_KIND, AnyStep, order_steps
 
 #: Bumped whenever the engine's output for a given spec changes; part of cache_key().
 ENGINE_VERSION = "2.0.0"
@@ -46,12 +48,28 @@ class Spec(Base):
 
     @field_validator("steps", mode="before")
     @classmethod
-    def _unique_kinds(cls, steps: Any) -> Any:
-        if isinstance(steps, list):
-            kinds = [s.get("kind") if isinstance(s, dict) else getattr(s, "kind", None) for s in steps]
-            dup = sorted({k for k in kinds if k is not None and kinds.count(k) > 1})
-            if dup:
-                raise ValueError(f"step kind(s) {dup} appear more than once; fix: list each kind at most once")
+    def _known_unique_kinds(cls, steps: Any) -> Any:
+        if not isinstance(steps, list | tuple):
+            return steps
+        valid = ", ".join(CANONICAL_ORDER)
+        kinds = []
+        for i, step in enumerate(steps):
+            kind = step.get("kind") if isinstance(step, dict) else getattr(step, "kind", None)
+            if isinstance(step, dict) and kind is None:
+                raise field_error("Spec", (i,), step, f"step {i} has no 'kind'; fix: add \"kind\": one of {valid}")
+            if isinstance(step, dict) and kind not in STEP_FOR_KIND:
+                near = difflib.get_close_matches(str(kind), CANONICAL_ORDER, n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                raise field_error(
+                    "Spec", (i, "kind"), kind, f"unknown step kind {kind!r}; fix: {hint}valid kinds are {valid}"
+                )
+            kinds.append(kind)
+        dup = sorted({k for k in kinds if k is not None and kinds.count(k) > 1}, key=str)
+        if dup:
+            raise ValueError(
+                f"step kind(s) {dup} appear more than once; fix: list each kind at most once "
+                "(merge the settings into one step)"
+            )
         return steps
 
     @field_validator("steps", mode="after")
@@ -68,11 +86,20 @@ class Spec(Base):
         self._check_somata(acq)
         activity = self.step("cell_activity")
         if activity is not None and activity.tau_decay_s * acq.fps < 1:
-            raise ValueError(
+            raise self._step_error(
+                "cell_activity",
+                "tau_decay_s",
+                activity.tau_decay_s,
                 f"tau_decay_s = {activity.tau_decay_s} s is shorter than one frame at fps = {acq.fps} Hz; "
-                f"fix: raise tau_decay_s to >= {1 / acq.fps:g} s or the frame rate"
+                f"fix: raise tau_decay_s to >= {1 / acq.fps:g} s or the frame rate",
             )
+        self._check_focus(acq)
         return self
+
+    def _step_error(self, kind: str, field: str, value: Any, message: str) -> ValidationError:
+        """A ValidationError located at ``steps.<i>.<kind>.<field>``."""
+        index = next(i for i, s in enumerate(self.steps) if s.kind == kind)
+        return field_error("Spec", ("steps", index, kind, field), value, message)
 
     def _check_dependencies(self) -> None:
         present = {s.kind for s in self.steps}
@@ -80,10 +107,10 @@ class Spec(Base):
         for step in self.steps:
             missing = [a for a in type(step).consumes if a not in produced]
             if missing:
-                makers = sorted(k for k, c in STEP_FOR_KIND.items() for a in missing if a in c.produces)
+                makers = sorted({k for k, c in STEP_FOR_KIND.items() for a in missing if a in c.produces})
                 raise ValueError(
                     f"step {step.kind!r} needs {missing}, which no step in this spec produces; "
-                    f"fix: add a step of kind {makers or '?'} (present: {sorted(present)})"
+                    f"fix: add a step of kind {' or '.join(makers) or '?'} (present: {', '.join(sorted(present))})"
                 )
 
     def _check_somata(self, acq: Acquisition) -> None:
@@ -93,21 +120,41 @@ class Spec(Base):
         biggest = max(p.soma_radius_um for p in placer.resolved_populations)
         fov = min(acq.fov_um)
         if 2 * biggest > fov:
-            raise ValueError(
+            raise self._step_error(
+                "place_neurons",
+                "soma_radius_um",
+                biggest,
                 f"soma_radius_um = {biggest} um gives a {2 * biggest} um soma, larger than the {fov:.1f} um "
-                "field of view; fix: use a smaller soma or a larger field of view (more pixels or lower magnification)"
+                f"field of view; fix: use soma_radius_um <= {fov / 2:.3g} um or a larger field of view "
+                "(more pixels, a larger pixel_pitch_um or a lower magnification)",
             )
+
+    def _check_focus(self, acq: Acquisition) -> None:
+        """Warn when a numeric focal plane lies outside every population's depths."""
+        placer = self.step("place_neurons")
         focal = acq.focal_depth_in_tissue_um
-        if focal != "auto":
-            lo = min(p.depth_range_um[0] for p in placer.resolved_populations)
-            hi = max(p.depth_range_um[1] for p in placer.resolved_populations)
-            if placer.positions_um is None and placer.populations is None and not lo <= focal <= hi:
-                warnings.warn(
-                    f"focal_depth_in_tissue_um = {focal} um lies outside the cells' depth range ({lo}, {hi}) um; "
-                    "most cells will be out of focus",
-                    SpecWarning,
-                    stacklevel=2,
-                )
+        if placer is None or focal == "auto":
+            return
+        ranges = []
+        for pop in placer.resolved_populations:
+            if pop.positions_um is not None:
+                depths = [p[0] for p in pop.positions_um]
+                if depths:
+                    ranges.append((min(depths), max(depths)))
+            else:
+                ranges.append(pop.depth_range_um)
+        if not ranges:
+            return
+        slack = acq.optics.resolved_depth_of_field_um
+        if not any(lo - slack <= focal <= hi + slack for lo, hi in ranges):
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            warnings.warn(
+                f"focal_depth_in_tissue_um = {focal} um lies outside the cells' depths ({lo:g} to {hi:g} um, "
+                f"+/- the {slack:.3g} um depth of field); most cells will be out of focus. "
+                "Fix: focus inside the depth range, or use focal_depth_in_tissue_um='auto'",
+                SpecWarning,
+                stacklevel=2,
+            )
 
     def step(self, kind: str) -> Any:
         """The step of this kind, or None."""
@@ -123,6 +170,7 @@ class Spec(Base):
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_json(self, path: str | Path | None = None) -> str:
+        """The spec as indented JSON; also written to ``path`` when given."""
         text = self.model_dump_json(indent=2)
         if path is not None:
             Path(path).write_text(text + "\n")
@@ -130,6 +178,29 @@ class Spec(Base):
 
     @classmethod
     def from_json(cls, source: str | Path) -> Spec:
-        """Read a spec from a JSON string or file; errors name the file and the problem."""
-        text = Path(source).read_text() if isinstance(source, Path) or not str(source).lstrip().startswith("{") else str(source)
-        return cls.model_validate_json(text)
+        """Read a spec from a JSON string or a JSON file.
+
+        A string whose first non-blank character is ``{`` is parsed as JSON;
+        anything else is a path. Errors (malformed JSON, an invalid field)
+        are :class:`pydantic.ValidationError` whose title names the file.
+        """
+        if isinstance(source, str) and source.lstrip().startswith("{"):
+            return cls.model_validate_json(source)
+        path = Path(source)
+        text = path.read_text()
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            lines = []
+            for err in exc.errors(include_url=False):
+                msg = err["msg"]
+                if err["type"] == "json_invalid":
+                    msg = f"{path} is not valid JSON: {msg.removeprefix('Invalid JSON: ')}; fix: correct the file"
+                lines.append(
+                    {
+                        "type": PydanticCustomError(err["type"], "{msg}", {"msg": msg}),
+                        "loc": err["loc"],
+                        "input": err.get("input"),
+                    }
+                )
+            raise ValidationError.from_exception_data(f"Spec in {path}", lines) from None  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.signal as sig
 from pydantic import model_validator
 
-from minisim._base import bounded
+from minisim._base import bounded, field_error
 from minisim.steps.base import StepSpec
 
 
@@ -56,9 +56,12 @@ class CellActivity(StepSpec):
     @model_validator(mode="after")
     def _rise_before_decay(self) -> CellActivity:
         if self.tau_rise_s >= self.tau_decay_s:
-            raise ValueError(
+            raise field_error(
+                type(self).__name__,
+                ("tau_rise_s",),
+                self.tau_rise_s,
                 f"tau_rise_s = {self.tau_rise_s} s must be < tau_decay_s = {self.tau_decay_s} s; "
-                "fix: calcium rises faster than it decays (GCaMP6f: 0.05 s and 0.5 s)"
+                "fix: calcium rises faster than it decays, make tau_rise_s smaller (GCaMP6f: 0.05 s and 0.5 s)",
             )
         return self
 
@@ -107,11 +110,13 @@ def lognormal_gain(cv: float, rng: np.random.Generator) -> float:
     return float(rng.lognormal(-(sigma**2) / 2, sigma))
 
 
-def simulate_cell(spec: CellActivity, fps: float, n_frames: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+def simulate_cell(
+    spec: CellActivity, fps: float, n_frames: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One cell's trace ``C`` (frames), spike counts ``S`` and brightness gain."""
-    bins = max(int(round(spec.spike_sim_hz / fps)), 1)
+    bins = max(round(spec.spike_sim_hz / fps), 1)
     hr_hz = bins * fps
-    pad = int(math.ceil(6 * spec.tau_decay_s * fps))
+    pad = math.ceil(6 * spec.tau_decay_s * fps)
     total = n_frames + pad
     gain = lognormal_gain(spec.brightness_cv, rng)
     active = markov_gate(total, spec.p_quiescent_to_active, spec.p_active_to_quiescent, rng)

@@ -12,9 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, model_validator
 
-from minisim._base import Base, bounded
+from minisim._base import Base, bounded, field_error
 from minisim.footprint import Footprints
-from minisim.rng import generator
 from minisim.steps.base import StepSpec
 from minisim.steps.morphology import cytosolic_mask, soma_mask
 
@@ -46,13 +45,24 @@ class NeuronPopulation(Base):
     @model_validator(mode="after")
     def _check_depths(self) -> NeuronPopulation:
         lo, hi = self.depth_range_um
+        title = type(self).__name__
         if lo < 0 or hi < lo:
-            raise ValueError(
+            raise field_error(
+                title,
+                ("depth_range_um",),
+                self.depth_range_um,
                 f"depth_range_um = {self.depth_range_um} um must satisfy 0 <= lo <= hi; "
-                "fix: give (shallowest, deepest) depth below the tissue surface"
+                "fix: give (shallowest, deepest) depth below the tissue surface",
             )
-        if self.positions_um is not None and any(p[0] < 0 for p in self.positions_um):
-            raise ValueError("positions_um are (z, y, x) um with depth z >= 0; fix: give non-negative depths first")
+        bad = [i for i, p in enumerate(self.positions_um or ()) if p[0] < 0]
+        if bad:
+            raise field_error(
+                title,
+                ("positions_um", bad[0]),
+                self.positions_um[bad[0]],  # type: ignore[index]
+                f"position {self.positions_um[bad[0]]} has depth z < 0 um; positions_um are (z, y, x) um "  # type: ignore[index]
+                "below the tissue surface; fix: give the non-negative depth first",
+            )
         return self
 
 
@@ -71,16 +81,24 @@ class PlaceNeurons(StepSpec, NeuronPopulation):
         if self.populations is None:
             return self
         if not self.populations:
-            raise ValueError("populations = [] is empty; fix: give at least one NeuronPopulation or leave it None")
+            raise field_error(
+                type(self).__name__,
+                ("populations",),
+                [],
+                "populations = [] is empty; fix: give at least one NeuronPopulation or leave it None",
+            )
         changed = [
             name
             for name in NeuronPopulation.model_fields
             if getattr(self, name) != NeuronPopulation.model_fields[name].default
         ]
         if changed:
-            raise ValueError(
+            raise field_error(
+                type(self).__name__,
+                (changed[0],),
+                getattr(self, changed[0]),
                 f"with populations given, the step-level fields {changed} must stay at their defaults; "
-                "fix: move them into one of the NeuronPopulation entries"
+                "fix: move them into one of the NeuronPopulation entries",
             )
         return self
 
@@ -120,7 +138,7 @@ def sample_centers_um(pop: NeuronPopulation, canvas_um: tuple[float, float], rng
     """Cell centers ``(n, 3)`` as (z, y, x) µm in the optical-center frame."""
     if pop.positions_um is not None:
         return np.asarray(pop.positions_um, dtype=float).reshape(-1, 3)
-    n = int(round(expected_count(pop, canvas_um)))
+    n = round(expected_count(pop, canvas_um))
     lo, hi = pop.depth_range_um
     half = np.array([canvas_um[0] / 2, canvas_um[1] / 2])
 
@@ -180,7 +198,7 @@ def render_footprint(
         offset, patch = soma_mask(row, col, r_px, pop.irregularity, rng)
     if not patch.any():
         patch = np.ones((1, 1), np.float32)
-        offset = (int(round(row)), int(round(col)))
+        offset = (round(float(row)), round(float(col)))
     return offset, patch.astype(np.float32)
 
 
