@@ -7,12 +7,17 @@ from minisim.engine import simulate
 from minisim.perf import PerfTracker
 from minisim.recording import GroundTruth, Recording
 from minisim.spec import Output, Spec
+from minisim.steps.brain_motion import BrainMotion
 from minisim.steps.cell_activity import CellActivity
 from minisim.steps.composite import Composite
+from minisim.steps.illumination_profile import IlluminationProfile
+from minisim.steps.leakage import Leakage
 from minisim.steps.optics import CellOptics
 from minisim.steps.place_neurons import NeuronPopulation, PlaceNeurons
 from minisim.steps.registry import AnyStep
 from minisim.steps.sensor import Sensor
+from minisim.steps.vignette import Vignette
+from minisim.sweep import SweptSpec, run_sweep, sweep
 
 __version__ = "2.0.0.dev0"
 
@@ -20,11 +25,14 @@ __all__ = [
     "DETECT_SNR_THRESHOLD",
     "Acquisition",
     "AnyStep",
+    "BrainMotion",
     "CellActivity",
     "CellOptics",
     "Composite",
     "GroundTruth",
+    "IlluminationProfile",
     "ImageSensor",
+    "Leakage",
     "NeuronPopulation",
     "Optics",
     "Output",
@@ -34,9 +42,13 @@ __all__ = [
     "RecordingFormatWarning",
     "Sensor",
     "Spec",
+    "SweptSpec",
     "SpecWarning",
     "Tissue",
+    "Vignette",
     "detection_snr",
     "sample_field_at",
+    "run_sweep",
     "simulate",
+    "sweep",
 ]

@@ -3,6 +3,14 @@
 A cell counts as detectable when its brightest calcium transient stands out
 of the shot and read noise of its own baseline by ``DETECT_SNR_THRESHOLD``
 standard deviations, at the cell's center pixel.
+
+The same test drives the "auto" focus scan of
+:class:`~minisim.steps.optics.CellOptics` and the ground-truth
+``detectable`` flag, so the auto-focused plane is the one that maximizes the
+flagged count (vessel shadows aside, which the scan ignores). The rule is a
+point-source peak test: it ignores soma size, bleaching, neuropil and
+leakage backgrounds, and ADC clipping, and uses the cell's rest position
+(motion is ignored). The threshold of 3 is minisim 1.0's provisional value.
 """
 
 from __future__ import annotations
@@ -13,7 +21,9 @@ import numpy as np
 DETECT_SNR_THRESHOLD = 3.0
 
 
-def detection_snr(peak_dF: np.ndarray | float, baseline: np.ndarray | float, gain: np.ndarray | float, read_e: float) -> np.ndarray:
+def detection_snr(
+    peak_dF: np.ndarray | float, baseline: np.ndarray | float, gain: np.ndarray | float, read_e: float
+) -> np.ndarray:
     """Peak-transient SNR in the electron domain.
 
     ``snr = peak_dF * gain / sqrt(max(baseline, 0) * gain + read_e**2)``, with
@@ -25,6 +35,20 @@ def detection_snr(peak_dF: np.ndarray | float, baseline: np.ndarray | float, gai
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.where(noise > 0, signal / np.where(noise > 0, noise, 1), np.where(signal > 0, np.inf, 0.0))
     return np.where(signal > 0, snr, 0.0)
+
+
+def photon_field(*fields: np.ndarray | None) -> np.ndarray | None:
+    """Product of the multiplicative sensor-frame fields present (e.g. illumination times vignette).
+
+    ``None`` entries (effects absent) are skipped; returns ``None`` when all are.
+    """
+    present = [np.asarray(f, dtype=np.float64) for f in fields if f is not None]
+    if not present:
+        return None
+    out = present[0].copy()
+    for f in present[1:]:
+        out *= f
+    return out
 
 
 def sample_field_at(field: np.ndarray | None, y_um: np.ndarray, x_um: np.ndarray, pixel_size_um: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of
@@ -272,10 +272,7 @@ def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any]) -> tu
         return np.full(n, np.nan), np.asarray(kw["in_focus"], bool).copy()
     acq = spec.acquisition
     y, x = kw["centers_um"][:, 1], kw["centers_um"][:, 2]
-    field = None
-    for name in ("illumination", "vignette"):
-        if values.get(name) is not None:
-            field = values[name] if field is None else field * values[name]
+    field = photon_field(values.get("illumination"), values.get("vignette"))
     gain = np.asarray(values.get("optical_brightness", np.ones(n))) * sample_field_at(field, y, x, acq.pixel_size_um)
     if values.get("vasculature_mask") is not None:
         gain = gain * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
