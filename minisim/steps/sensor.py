@@ -34,7 +34,9 @@ class Sensor(StepSpec):
     """
 
     kind: Literal["sensor"] = "sensor"
-    photons_per_unit: Annotated[float, bounded("photons/unit", gt=0, hint="exposure scale; Miniscope V4 preset uses 600")] = 100.0
+    photons_per_unit: Annotated[
+        float, bounded("photons/unit", gt=0, hint="exposure scale; Miniscope V4 preset uses 600")
+    ] = 100.0
     shot_noise: Literal["poisson", "gaussian"] = "poisson"
 
     stage: ClassVar[str] = "sensor"
@@ -64,27 +66,56 @@ class Sensor(StepSpec):
 
 
 def photons_to_counts(photons: np.ndarray, frame: int, params: Mapping[str, Any]) -> np.ndarray:
-    """Digital counts of one frame of expected photon counts (see :class:`Sensor`)."""
+    """Digital counts of one frame of expected photon counts (see :class:`Sensor`).
+
+    Returns a float32 array holding integers in ``[0, max_count]``.
+    """
+    lam = np.multiply(photons, params["quantum_efficiency"], dtype=np.float64)
+    np.maximum(lam, 0.0, out=lam)
+    return digitize_frame(lam, frame, params, np.empty(lam.shape, np.float32))
+
+
+def digitize_frame(lam_e: np.ndarray, frame: int, params: Mapping[str, Any], out: np.ndarray) -> np.ndarray:
+    """Counts of one frame from its expected photo-electrons, written into ``out``.
+
+    ``lam_e`` (float64, non-negative) is the Poisson mean per pixel; it may be
+    overwritten. ``out`` is a float32 work buffer of the same shape and
+    receives the clipped, floored counts. All arithmetic is in place so a
+    frame costs the random draws plus a few memory passes.
+    """
     shot = generator(params["seed"], params["step_id"], SHOT_STREAM, frame)
-    read = generator(params["seed"], params["step_id"], READ_STREAM, frame)
-    lam = np.maximum(photons, 0.0) * params["quantum_efficiency"]
     read_e = params["read_noise_e"]
     if params["shot_noise"] == "poisson":
-        electrons = shot.poisson(lam).astype(np.float64)
+        electrons = shot.poisson(lam_e)  # int64; numpy has no out= for poisson
         if read_e > 0:
-            electrons += read_e * read.standard_normal(lam.shape)
+            generator(params["seed"], params["step_id"], READ_STREAM, frame).standard_normal(dtype=np.float32, out=out)
+            out *= read_e
+            out += electrons
+        else:
+            out[...] = electrons
     else:
-        electrons = lam + np.sqrt(lam + read_e**2) * shot.standard_normal(lam.shape)
-    counts = np.floor(electrons * params["gain_adu_per_e"])
-    return np.clip(counts, 0, params["max_count"])
+        shot.standard_normal(dtype=np.float32, out=out)
+        sigma = np.add(lam_e, read_e**2, out=np.empty(out.shape, np.float32), casting="same_kind")
+        np.sqrt(sigma, out=sigma)
+        out *= sigma
+        np.add(out, lam_e, out=out, casting="same_kind")
+    if params["gain_adu_per_e"] != 1.0:
+        out *= params["gain_adu_per_e"]
+    np.floor(out, out=out)
+    return np.clip(out, 0, params["max_count"], out=out)
 
 
 def sensor_block(
     block: np.ndarray, frames: np.ndarray, static: Mapping[str, Any], per_frame: Mapping[str, np.ndarray]
 ) -> np.ndarray:
+    """Counts of a ``(t, h, w)`` block, frame by frame into preallocated buffers."""
     dtype = np.uint8 if static["max_count"] <= 255 else np.uint16
     out = np.empty(block.shape, dtype=dtype)
-    ppu = static["photons_per_unit"]
+    scale = static["photons_per_unit"] * static["quantum_efficiency"]
+    lam = np.empty(block.shape[1:], np.float64)
+    work = np.empty(block.shape[1:], np.float32)
     for i, frame in enumerate(frames):
-        out[i] = photons_to_counts(block[i].astype(np.float64) * ppu, int(frame), static)
+        np.multiply(block[i], scale, out=lam, dtype=np.float64)
+        np.maximum(lam, 0.0, out=lam)
+        out[i] = digitize_frame(lam, int(frame), static, work)
     return out
