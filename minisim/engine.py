@@ -115,7 +115,8 @@ class StepContext:
 
     def _declared(self, name: str) -> None:
         cls = type(self._step)
-        if name not in cls.consumes and name not in cls.uses:
+        # A step may also read its own products (its movie_op reuses what its compute made).
+        if name not in cls.consumes and name not in cls.uses and name not in cls.produces:
             raise RuntimeError(f"step {self._step.kind!r} read {name!r} without declaring it in consumes/uses")
 
     def has(self, name: str) -> bool:
