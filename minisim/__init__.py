@@ -4,6 +4,18 @@ from minisim._base import RecordingFormatWarning, SpecWarning
 from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
 from minisim.engine import simulate
+from minisim.metrics import (
+    ActivityScore,
+    Match,
+    activity_similarity,
+    field_pearson,
+    footprint_mask,
+    footprint_roi_trace,
+    global_shift_from_trajectories,
+    hungarian_match,
+    shift_rmse,
+    trace_pearson,
+)
 from minisim.perf import PerfTracker
 from minisim.recording import GroundTruth, Recording
 from minisim.spec import Output, Spec
@@ -24,6 +36,7 @@ __version__ = "2.0.0.dev0"
 __all__ = [
     "DETECT_SNR_THRESHOLD",
     "Acquisition",
+    "ActivityScore",
     "AnyStep",
     "BrainMotion",
     "CellActivity",
@@ -31,6 +44,7 @@ __all__ = [
     "Composite",
     "GroundTruth",
     "IlluminationProfile",
+    "Match",
     "ImageSensor",
     "Leakage",
     "NeuronPopulation",
@@ -46,9 +60,17 @@ __all__ = [
     "SpecWarning",
     "Tissue",
     "Vignette",
+    "activity_similarity",
     "detection_snr",
+    "field_pearson",
+    "footprint_mask",
+    "footprint_roi_trace",
+    "global_shift_from_trajectories",
+    "hungarian_match",
     "sample_field_at",
+    "shift_rmse",
     "run_sweep",
     "simulate",
+    "trace_pearson",
     "sweep",
 ]
