@@ -1,0 +1,620 @@
+"""One self-describing zarr store per recording: atomic, resumable, exact.
+
+Layout (zarr format 2 on disk, readable by zarr-python 2.18 and 3)::
+
+    spec.json                 the spec, as written by Spec.to_json()
+    .zattrs                   format_version, spec_cache_key, spec_sha256,
+                              engine_version, complete, stages, ...
+    observed                  (frame, height, width) movie; coordinates in
+    frame, height, width      integer 1-D arrays (xarray reads the root)
+    stages/<name>             optional movie stages (float32)
+    ground_truth/<field>      every GroundTruth array field; None fields are
+                              omitted and listed in the group's "absent"
+    ground_truth/planted/{offsets,shapes,data}   sparse footprints
+    ground_truth/observed/{offsets,shapes,data}
+
+Writes go to a sibling ``<path>.partial`` directory and are moved into place
+with ``os.replace`` only when complete; an existing store is never removed
+before its replacement is finished. Frame chunks are written as
+independent tasks of one dask computation (the movie, the stages and any
+lazy ground truth together, so their shared upstream is computed once), and
+each finished chunk is recorded in a manifest, so a killed write resumes
+where it stopped and produces the same bytes (all randomness is keyed on
+absolute frames).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import json
+import os
+import shutil
+import string
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numcodecs
+import numpy as np
+import zarr
+
+from minisim._base import RecordingFormatWarning
+from minisim.footprint import Footprints
+from minisim.progress import run_blocks
+from minisim.spec import ENGINE_VERSION, Spec
+
+#: On-disk layout version; ``load`` refuses any other (minisim 1.0 wrote 2).
+FORMAT_VERSION = 3
+PARTIAL_SUFFIX = ".partial"
+MANIFEST = ".minisim-manifest.json"
+SPEC_FILE = "spec.json"
+GT = "ground_truth"
+COMPRESSOR = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
+#: Every chunk is written, even all-zero ones: with ``fill_value`` null (so
+#: xarray does not mask zeros as missing) zarr-python 2 would otherwise read
+#: absent chunks as uninitialised memory.
+_WRITE_ALL = {"write_empty_chunks": True}
+#: Chunk size (bytes) for arrays without a frame axis (footprint data, fields).
+_FLAT_CHUNK_BYTES = 16 * 2**20
+
+
+class StoreError(ValueError):
+    """A store cannot be written or read as asked; the message says why and what to do."""
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """Where an unfinished write of ``path`` lives."""
+    p = Path(path)
+    return p.with_name(p.name + PARTIAL_SUFFIX)
+
+
+def _spec_digest(text: str) -> str:
+    canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+
+
+def store_attrs(path: Path) -> dict[str, Any] | None:
+    """Root attributes if ``path`` is a minisim store (any version), else None."""
+    attrs = _read_json(path / ".zattrs") if (path / ".zgroup").is_file() else None
+    if attrs is None or "format_version" not in attrs or "spec_cache_key" not in attrs:
+        return None
+    return attrs
+
+
+# ---------------------------------------------------------------- destination
+
+
+def check_destination(
+    path: str | os.PathLike[str], *, overwrite: bool = False, resume: bool = False, spec_key: str | None = None
+) -> str:
+    """Refuse a destination that would lose data or cannot be written.
+
+    Returns ``"new"`` (nothing there, or an empty directory), ``"replace"``
+    (a minisim store that ``overwrite`` allows replacing) or ``"done"`` (with
+    ``resume``: a complete store of the same spec is already there).
+    Nothing is created or changed.
+    """
+    dest = Path(path).expanduser()
+    if dest.is_symlink() and not dest.exists():
+        raise StoreError(f"--out {str(dest)!r} is a dangling symbolic link; fix: choose another path")
+    if dest.exists():
+        if not dest.is_dir():
+            raise StoreError(
+                f"{str(dest)!r} exists and is a file, not a minisim store; refusing to replace it "
+                "(even with overwrite); fix: choose another output path"
+            )
+        attrs = store_attrs(dest)
+        if attrs is None and any(dest.iterdir()):
+            raise StoreError(
+                f"{str(dest)!r} exists and is not a minisim store; refusing to replace it (even with "
+                "overwrite) so no data of yours is lost; fix: choose a new output path, or delete it yourself"
+            )
+        if attrs is not None:
+            same = attrs.get("spec_cache_key") == spec_key and attrs.get("format_version") == FORMAT_VERSION
+            if resume and same and attrs.get("complete"):
+                return "done"
+            if not overwrite:
+                what = "already holds this recording" if same else "holds another minisim recording"
+                raise StoreError(
+                    f"{str(dest)!r} exists and {what}; fix: pass overwrite=True (--overwrite) to replace "
+                    "it (the old store is kept until the new one is complete), or choose another path"
+                )
+            return "replace"
+    tmp = partial_path(dest)
+    if tmp.exists() and not (tmp / MANIFEST).is_file():
+        raise StoreError(
+            f"{str(tmp)!r} exists but is not an unfinished minisim write; fix: remove it or choose another output path"
+        )
+    parent = dest.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StoreError(
+            f"cannot write {str(dest)!r}: {str(parent)!r} is a file, not a directory; fix: choose an "
+            "output path inside a directory"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"cannot write {str(dest)!r}: directory {str(parent)!r} is not writable; fix: choose a writable location"
+        )
+    return "new"
+
+
+# ---------------------------------------------------------------- plan
+
+
+@dataclasses.dataclass
+class _Item:
+    path: str
+    value: Any  # np.ndarray or dask array
+    frame_axis: int | None
+    dims: tuple[str, ...] | None = None
+
+    @property
+    def lazy(self) -> bool:
+        return isinstance(self.value, da.Array)
+
+
+def _frame_axis(shape: tuple[int, ...], n_frames: int) -> int | None:
+    axes = [i for i, s in enumerate(shape) if s == n_frames]
+    return axes[-1] if axes and n_frames > 1 else None
+
+
+def _gt_dims(name: str, shape: tuple[int, ...], frame_axis: int | None, n_units: int) -> tuple[str, ...]:
+    from minisim.recording import PER_UNIT
+
+    dims = [f"{name}_dim{k}" for k in range(len(shape))]
+    if shape and name in (*PER_UNIT, "detectable", "snr") and shape[0] == n_units:
+        dims[0] = "unit_id"
+    if frame_axis is not None:
+        dims[frame_axis] = "frame"
+    return tuple(dims)
+
+
+def _plan(rec: Any, stage_names: list[str]) -> tuple[list[_Item], dict[str, Any]]:
+    """Every array to write, and the ground truth's JSON attributes."""
+    observed = rec.observed
+    n_frames = int(observed.shape[0])
+    items = [_Item("observed", observed.data, 0, ("frame", "height", "width"))]
+    items += [_Item(c, np.asarray(observed[c].values), None, (c,)) for c in ("frame", "height", "width")]
+    for name in stage_names:
+        arr = rec.stage(name).data
+        spatial = ("height", "width") if arr.shape[1:] == observed.shape[1:] else ("canvas_height", "canvas_width")
+        items.append(_Item(f"stages/{name}", arr, 0, ("frame", *spatial)))
+    gt = rec.ground_truth
+    attrs: dict[str, Any] = {"present": [], "absent": [], "scalars": {}, "footprints": {}}
+    for f in dataclasses.fields(gt):
+        value = getattr(gt, f.name)
+        if value is None:
+            attrs["absent"].append(f.name)
+        elif isinstance(value, Footprints):
+            attrs["footprints"][f.name] = {"canvas_shape": [int(s) for s in value.canvas_shape]}
+            items += [_Item(f"{GT}/{f.name}/{k}", v, None) for k, v in value.to_arrays().items()]
+            attrs["present"].append(f.name)
+        elif isinstance(value, (np.ndarray, da.Array, list)):
+            value = value if isinstance(value, da.Array) else np.asarray(value)
+            axis = _frame_axis(value.shape, n_frames)
+            items.append(_Item(f"{GT}/{f.name}", value, axis, _gt_dims(f.name, value.shape, axis, gt.n_units)))
+            attrs["present"].append(f.name)
+        else:
+            scalar = value.item() if isinstance(value, np.generic) else value
+            attrs["scalars"][f.name] = list(scalar) if isinstance(scalar, tuple) else scalar
+    return items, attrs
+
+
+def _chunks(item: _Item, chunk_frames: int) -> tuple[int, ...]:
+    shape = item.value.shape
+    chunks = [max(1, s) for s in shape]
+    if item.frame_axis is not None:
+        chunks[item.frame_axis] = min(chunk_frames, max(1, shape[item.frame_axis]))
+    elif shape:
+        row = max(1, int(np.prod(chunks[1:])) * item.value.dtype.itemsize)
+        chunks[0] = max(1, min(chunks[0], _FLAT_CHUNK_BYTES // row))
+    return tuple(chunks)
+
+
+def _layout(items: list[_Item], chunk_frames: int, spec_key: str) -> dict[str, Any]:
+    arrays = {i.path: [list(i.value.shape), i.value.dtype.str, list(_chunks(i, chunk_frames))] for i in items}
+    return {
+        "format_version": FORMAT_VERSION,
+        "spec_cache_key": spec_key,
+        "chunk_frames": chunk_frames,
+        "arrays": arrays,
+    }
+
+
+# ---------------------------------------------------------------- write
+
+
+class _Manifest:
+    """Finished frame chunks of an unfinished write, kept as ranges in a sidecar JSON."""
+
+    def __init__(self, root: Path, layout: dict[str, Any], done: set[int] | None = None, state: str = "init"):
+        self.file, self.layout, self.done, self.state = root / MANIFEST, layout, set(done or ()), state
+
+    @classmethod
+    def read(cls, root: Path) -> _Manifest | None:
+        data = _read_json(root / MANIFEST)
+        if data is None or "layout" not in data:
+            return None
+        done = {i for a, b in data.get("done", []) for i in range(a, b)}
+        return cls(root, data["layout"], done, data.get("state", "init"))
+
+    def save(self) -> None:
+        ranges: list[list[int]] = []
+        for i in sorted(self.done):
+            if ranges and ranges[-1][1] == i:
+                ranges[-1][1] = i + 1
+            else:
+                ranges.append([i, i + 1])
+        _write_json(self.file, {"state": self.state, "layout": self.layout, "done": ranges})
+
+    def mark(self, index: int) -> None:
+        self.done.add(index)
+        self.save()
+
+
+def _init_store(
+    tmp: Path,
+    rec: Any,
+    items: list[_Item],
+    gt_attrs: dict[str, Any],
+    layout: dict[str, Any],
+    stage_names: list[str],
+    manifest: _Manifest,
+) -> None:
+    tmp.mkdir(parents=True)
+    manifest.save()  # first, so the directory is recognisably ours
+    root = zarr.open_group(str(tmp), mode="w", zarr_format=2)
+    chunk_frames = layout["chunk_frames"]
+    for item in items:
+        arr = root.create_array(
+            item.path,
+            shape=item.value.shape,
+            dtype=item.value.dtype,
+            chunks=_chunks(item, chunk_frames),
+            compressors=COMPRESSOR,
+            fill_value=None,
+            config=_WRITE_ALL,
+        )
+        if item.dims is not None:
+            arr.attrs["_ARRAY_DIMENSIONS"] = list(item.dims)
+        if not item.lazy:
+            arr[...] = item.value
+        elif item.frame_axis is None:
+            da.store(item.value, arr, lock=False)
+    gt_group = root.require_group(GT)
+    gt_group.attrs.update(gt_attrs)
+    for name, meta in gt_attrs["footprints"].items():
+        root.require_group(f"{GT}/{name}").attrs.update(meta)
+    if stage_names:
+        root.require_group("stages").attrs["order"] = stage_names
+    text = rec.spec.to_json()
+    (tmp / SPEC_FILE).write_text(text + "\n")
+    import minisim
+
+    root.attrs.update({
+        "format_version": FORMAT_VERSION,
+        "complete": False,
+        "spec_cache_key": layout["spec_cache_key"],
+        "spec_sha256": _spec_digest(text),
+        "engine_version": ENGINE_VERSION,
+        "minisim_version": minisim.__version__,
+        "n_frames": int(rec.observed.shape[0]),
+        "chunk_frames": chunk_frames,
+        "stages": stage_names,
+        "margin_px": int(rec.margin_px),
+        "movie": "observed (frame, height, width)",
+        "ground_truth": f"{GT}/ (Recording.load restores minisim.GroundTruth)",
+    })  # fmt: skip
+    manifest.state = "writing"
+    manifest.save()
+
+
+def _write_chunk(
+    root: str, paths: tuple[str, ...], axes: tuple[int, ...], frames: np.ndarray, *blocks: np.ndarray
+) -> np.ndarray:
+    """Write one frame chunk of every lazy array (a dask task)."""
+    a, b = int(frames[0]), int(frames[-1]) + 1
+    for path, axis, block in zip(paths, axes, blocks, strict=True):
+        sel = [slice(None)] * block.ndim
+        sel[axis] = slice(a, b)
+        zarr.open_array(root, path=path, mode="r+", zarr_format=2).with_config(_WRITE_ALL)[tuple(sel)] = block
+    return np.ones(1, bool)
+
+
+def _chunk_writes(tmp: Path, items: list[_Item], n_frames: int, chunk_frames: int) -> da.Array:
+    """A 1-D dask array, one element per frame chunk, whose tasks write that chunk of every lazy array."""
+    frames = da.arange(n_frames, chunks=chunk_frames, dtype=np.int64)
+    letters = iter(c for c in string.ascii_letters if c != "t")
+    args: list[Any] = []
+    lazy = [i for i in items if i.lazy and i.frame_axis is not None]
+    for item in lazy:
+        ax = item.frame_axis
+        arr = item.value.rechunk({k: (chunk_frames if k == ax else -1) for k in range(item.value.ndim)})
+        args += [arr, "".join("t" if k == ax else next(letters) for k in range(arr.ndim))]
+    return da.blockwise(
+        _write_chunk, "t", str(tmp), None, tuple(i.path for i in lazy), None, tuple(i.frame_axis for i in lazy), None,
+        frames, "t", *args, adjust_chunks={"t": 1}, dtype=bool, concatenate=True, meta=np.empty(0, bool),
+        name=f"minisim-write-{uuid.uuid4().hex[:12]}",
+    )  # fmt: skip
+
+
+def _finish(tmp: Path, dest: Path, status: str) -> None:
+    root = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
+    root.attrs["complete"] = True
+    (tmp / MANIFEST).unlink()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not recognized as a component", category=UserWarning)
+        zarr.consolidate_metadata(str(tmp), zarr_format=2)
+    if dest.exists() and status == "replace":
+        backup = dest.with_name(f".{dest.name}.replaced-{uuid.uuid4().hex[:8]}")
+        os.replace(dest, backup)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            os.replace(backup, dest)
+            raise
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
+
+
+def _resolve_stages(rec: Any, stages: list[str] | None) -> list[str]:
+    if stages is None:
+        return list(rec.stage_order) if rec.spec.output.save_intermediates else []
+    return list(dict.fromkeys(str(rec.stage(s).name) for s in stages))
+
+
+def save(
+    recording: Any,
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    stages: list[str] | None = None,
+    chunk_frames: int | None = None,
+    progress: bool = False,
+    resume: bool = False,
+) -> Path:
+    """Write a recording to one zarr store, atomically and resumably.
+
+    Parameters
+    ----------
+    recording : Recording
+        What :func:`minisim.simulate` returned; its lazy movie is computed
+        here, chunk by chunk, in bounded memory.
+    path : str or path-like
+        The store directory. Written as ``<path>.partial`` and renamed.
+    overwrite : bool
+        Replace an existing minisim store at ``path`` (kept until the new one
+        is complete). Anything else at ``path`` is never replaced.
+    stages : list of str, optional
+        Movie stages to store too (names or step kinds); default: every
+        stage when ``spec.output.save_intermediates`` is set, else none.
+        They are computed in the same pass as the movie.
+    chunk_frames : int, optional
+        Frames per zarr chunk (and per resumable unit); default: the
+        recording's dask chunking, or that of the unfinished write resumed.
+    progress : bool
+        Show a progress bar.
+    resume : bool
+        Continue an interrupted write of the same spec (this also happens
+        automatically when its ``.partial`` directory is found); with a
+        complete store of the same spec already at ``path``, do nothing.
+
+    Returns
+    -------
+    Path
+        The store.
+    """
+    dest = Path(path).expanduser().absolute()
+    key = recording.spec.cache_key()
+    status = check_destination(dest, overwrite=overwrite, resume=resume, spec_key=key)
+    if status == "done":
+        return dest
+    tmp = partial_path(dest)
+    stage_names = _resolve_stages(recording, stages)
+    items, gt_attrs = _plan(recording, stage_names)
+    n_frames = int(items[0].value.shape[0])
+    old = _Manifest.read(tmp) if tmp.exists() else None
+    if chunk_frames is None:
+        same_key = old is not None and old.layout.get("spec_cache_key") == key
+        chunk_frames = old.layout["chunk_frames"] if same_key else int(recording.observed.data.chunks[0][0] or 1)
+    if not isinstance(chunk_frames, int) or chunk_frames < 1:
+        raise StoreError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
+    layout = _layout(items, chunk_frames, key)
+    manifest = None
+    if old is not None and old.state == "writing" and old.layout == layout:
+        manifest = old
+    elif old is not None:
+        if old.layout != layout:
+            if resume and old.layout.get("spec_cache_key") == key:
+                raise StoreError(
+                    f"the unfinished write at {str(tmp)!r} used other settings (chunk size or stages); "
+                    "fix: rerun with the same chunk_frames/stages, or delete it to start over"
+                )
+            warnings.warn(
+                f"discarding the unfinished write at {tmp} (another spec or settings)",
+                RecordingFormatWarning,
+                stacklevel=2,
+            )
+        shutil.rmtree(tmp)
+    try:
+        if manifest is None:
+            manifest = _Manifest(tmp, layout)
+            _init_store(tmp, recording, items, gt_attrs, layout, stage_names, manifest)
+        writes = _chunk_writes(tmp, items, n_frames, chunk_frames)
+        pending = [i for i in range(writes.numblocks[0]) if i not in manifest.done]
+        if pending:
+            sizes = [min(chunk_frames, n_frames - i * chunk_frames) for i in pending]
+            run_blocks(
+                writes.blocks[pending],
+                lambda j: manifest.mark(pending[j]),
+                progress=progress,
+                desc=f"writing {dest.name}",
+                weights=sizes,
+                unit="frame",
+            )
+        _finish(tmp, dest, status)
+    except OSError as err:
+        raise _explain_os_error(err, dest, tmp, items) from err
+    return dest
+
+
+def _explain_os_error(err: OSError, dest: Path, tmp: Path, items: list[_Item]) -> StoreError:
+    saved = tmp.exists() and (tmp / MANIFEST).is_file()
+    keep = (
+        f" Finished chunks are kept in {str(tmp)!r}: rerun with resume=True (--resume) to continue, or delete it."
+        if saved
+        else ""
+    )
+    if err.errno == errno.ENOSPC:
+        need = sum(i.value.nbytes for i in items) / 1e9
+        return StoreError(
+            f"disk full while writing {str(dest)!r} (the store needs up to {need:.2f} GB before "
+            f"compression); fix: free space or choose another disk.{keep}"
+        )
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return StoreError(
+            f"cannot write {str(dest)!r}: {err.strerror} ({err.filename}); fix: choose a writable location.{keep}"
+        )
+    return StoreError(f"writing {str(dest)!r} failed: {err}.{keep}")
+
+
+# ---------------------------------------------------------------- read
+
+
+def _resume_hint(dest: Path) -> str:
+    return (
+        f"fix: resume it with `minisim simulate {dest / SPEC_FILE if dest.exists() else '<spec.json>'} --out "
+        f"{dest} --resume` (or rec.save({str(dest)!r}, resume=True) with the same spec), or re-simulate"
+    )
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a store written by :func:`save` into a :class:`~minisim.recording.Recording`.
+
+    The movie (and any stored stages) stay lazy (``da.from_zarr``); the
+    ground truth is read exactly. Refuses, with a message saying what to
+    do: a missing or non-minisim path, another format version, an
+    unfinished write, and a store whose ``spec.json`` was edited.
+    """
+    from minisim.recording import GroundTruth, Recording
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        tmp = partial_path(p)
+        if (tmp / MANIFEST).is_file():
+            m = _Manifest.read(tmp)
+            n = len(m.done) if m else 0
+            raise StoreError(
+                f"{str(p)!r} is not finished: an interrupted write is in {str(tmp)!r} ({n} frame chunks "
+                f"done); {_resume_hint(p)}"
+            )
+        raise StoreError(
+            f"no minisim recording at {str(p)!r}; fix: check the path, or write one with `minisim simulate --out PATH`"
+        )
+    if (p / MANIFEST).is_file():
+        dest = p.with_name(p.name.removesuffix(PARTIAL_SUFFIX))
+        raise StoreError(f"{str(p)!r} is an unfinished write (incomplete store); {_resume_hint(dest)}")
+    attrs = store_attrs(p)
+    if attrs is None:
+        raise StoreError(f"{str(p)!r} is not a minisim recording (no minisim attributes in .zattrs)")
+    if attrs["format_version"] != FORMAT_VERSION:
+        raise StoreError(
+            f"{str(p)!r} has store format_version {attrs['format_version']}, but this minisim reads "
+            f"format {FORMAT_VERSION}; fix: re-simulate it from its spec.json with this version"
+        )
+    if not attrs.get("complete"):
+        raise StoreError(f"{str(p)!r} is incomplete (its write did not finish); {_resume_hint(p)}")
+    text = (p / SPEC_FILE).read_text()
+    try:
+        edited = _spec_digest(text) != attrs.get("spec_sha256")
+    except ValueError:
+        edited = True
+    if edited:
+        raise StoreError(
+            f"the spec in {str(p / SPEC_FILE)!r} was edited after the recording was written (its hash "
+            "no longer matches), so the data does not match it; fix: restore spec.json, or re-simulate "
+            "the edited spec with `minisim simulate spec.json --out NEW_PATH`"
+        )
+    spec = Spec.from_json(text)
+    if attrs.get("engine_version") != ENGINE_VERSION or spec.cache_key() != attrs["spec_cache_key"]:
+        warnings.warn(
+            f"{p} was written by minisim engine {attrs.get('engine_version')} (this is {ENGINE_VERSION}); "
+            "the stored data is exact, but re-simulating its spec now may give other values",
+            RecordingFormatWarning,
+            stacklevel=2,
+        )
+    root = zarr.open_group(str(p), mode="r", zarr_format=2)
+    stages = {"_fov": da.from_zarr(root["observed"])}
+    for name in attrs.get("stages", []):
+        stages[name] = da.from_zarr(root[f"stages/{name}"])
+    gt_group = root[GT]
+    gt_attrs = dict(gt_group.attrs)
+    known = {f.name for f in dataclasses.fields(GroundTruth)}
+    kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in gt_attrs["scalars"].items()}
+    for name in gt_attrs["present"]:
+        if name in gt_attrs["footprints"]:
+            parts = {k: gt_group[f"{name}/{k}"][...] for k in ("offsets", "shapes", "data")}
+            kwargs[name] = Footprints.from_arrays(**parts, canvas_shape=gt_attrs["footprints"][name]["canvas_shape"])
+        else:
+            kwargs[name] = gt_group[name][...]
+    kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
+    gt = GroundTruth(**{k: v for k, v in kwargs.items() if k in known})
+    return Recording(
+        spec=spec,
+        ground_truth=gt,
+        stages=stages,
+        stage_order=tuple(attrs.get("stages", [])),
+        margin_px=int(attrs.get("margin_px", 0)),
+    )
+
+
+def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A summary of a store or of its unfinished write, without loading data."""
+    p = Path(path).expanduser()
+    tmp = p if (p / MANIFEST).is_file() else partial_path(p)
+    where = p if p.exists() and not (p / MANIFEST).is_file() else tmp
+    if not where.exists():
+        raise StoreError(f"no minisim recording at {str(p)!r}")
+    attrs = store_attrs(where) or {}
+    m = _Manifest.read(where)
+    info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
+    info.update(
+        {
+            k: attrs[k]
+            for k in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "stages")
+            if k in attrs
+        }
+    )
+    if m is not None:
+        total = len(range(0, m.layout["arrays"]["observed"][0][0], m.layout["chunk_frames"]))
+        info["chunks_done"] = f"{len(m.done)}/{total}"
+    if (where / ".zgroup").is_file() and (where / "observed" / ".zarray").is_file():
+        meta = _read_json(where / "observed" / ".zarray") or {}
+        info["observed"] = f"{tuple(meta.get('shape', ()))} {np.dtype(meta.get('dtype', 'u1')).name}"
+        gt = _read_json(where / GT / ".zattrs") or {}
+        info["ground_truth_fields"] = gt.get("present", [])
+        n = _read_json(where / GT / "C" / ".zarray")
+        if n:
+            info["n_units"] = n["shape"][0]
+    info["bytes_on_disk"] = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
+    return info
