@@ -4,6 +4,7 @@ from minisim._base import RecordingFormatWarning, SpecWarning
 from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
 from minisim.engine import simulate
+from minisim.export import simulate_video
 from minisim.metrics import (
     ActivityScore,
     Match,
@@ -71,6 +72,7 @@ __all__ = [
     "shift_rmse",
     "run_sweep",
     "simulate",
+    "simulate_video",
     "trace_pearson",
     "sweep",
 ]

@@ -219,6 +219,24 @@ class Recording:
 
         return load(path)
 
+    def write_video(self, path: str | Path, **kwargs: Any) -> Path:
+        """Stream the observed movie to an 8-bit grayscale video; see :func:`minisim.export.write_video`."""
+        from minisim.export import write_video
+
+        return write_video(self, path, **kwargs)
+
+    def write_tiff(self, path: str | Path, **kwargs: Any) -> list[Path]:
+        """Stream the observed movie to multi-page TIFF; see :func:`minisim.export.write_tiff`."""
+        from minisim.export import write_tiff
+
+        return write_tiff(self, path, **kwargs)
+
+    def to_minian(self, directory: str | Path, **kwargs: Any) -> Path:
+        """Write movie and ground truth in minian's zarr layout; see :func:`minisim.export.to_minian`."""
+        from minisim.export import to_minian
+
+        return to_minian(self, directory, **kwargs)
+
 
 def finalize(spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]) -> Recording:
     """Assemble the ground truth from the artifacts and wrap the movie stages."""

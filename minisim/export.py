@@ -1,0 +1,427 @@
+"""Exports of a recording: 8-bit video, multi-page TIFF, and minian's zarr layout.
+
+Every writer walks the lazy observed movie one frame chunk (dask block) at a
+time, computed with the active dask scheduler, so memory stays bounded by
+about two chunks whatever the recording's length.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask.array as da
+import numpy as np
+
+from minisim.perf import PerfTracker, measure
+
+if TYPE_CHECKING:
+    from minisim.recording import Recording
+    from minisim.spec import Spec
+
+#: Names of the ground-truth variables written next to ``varr`` in the minian layout.
+MINIAN_TRUTH = ("A", "C", "S", "motion")
+
+
+# --------------------------------------------------------------------------- shared streaming
+
+
+def iter_blocks(
+    movie: da.Array, chunk_frames: int | None = None, perf: PerfTracker | None = None
+) -> Iterator[np.ndarray]:
+    """Yield the frames of a lazy ``(frame, h, w)`` movie chunk by chunk, in order.
+
+    Each chunk is computed with the active dask scheduler while the previous
+    one is being consumed (one chunk of read-ahead), so at most two chunks
+    are in memory. ``chunk_frames`` re-chunks along frames first.
+    """
+    if chunk_frames is not None:
+        if int(chunk_frames) < 1:
+            raise ValueError(f"chunk_frames = {chunk_frames!r} must be a positive number of frames")
+        movie = movie.rechunk({0: int(chunk_frames)})
+    n = movie.numblocks[0]
+    if n == 0 or movie.shape[0] == 0:
+        return
+
+    def render(i: int) -> np.ndarray:
+        with measure(perf, "render"):
+            return np.asarray(movie.blocks[i].compute())
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(render, 0)
+        for i in range(n):
+            block = pending.result()
+            if i + 1 < n:
+                pending = pool.submit(render, i + 1)
+            yield block
+
+
+def _frame_bar(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled)
+
+
+def _movie(rec: Recording) -> da.Array:
+    data = rec.observed.data
+    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+
+
+# --------------------------------------------------------------------------- video
+
+
+def to_uint8(frames: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """Map values to 8-bit gray: ``vmin`` -> 0, ``vmax`` -> 255, clipped, rounded to nearest.
+
+    Integer frames already in 0..255 with ``vmin=0, vmax=255`` pass through
+    unchanged, which is what makes an 8-bit sensor's video lossless.
+    """
+    if frames.dtype == np.uint8 and vmin == 0 and vmax == 255:
+        return frames
+    scaled = (frames.astype(np.float64) - vmin) * (255.0 / (vmax - vmin))
+    return np.floor(np.clip(scaled, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+def video_range(spec: Spec, vmin: float, vmax: float | None) -> tuple[float, float]:
+    """The (vmin, vmax) mapped to black and white; vmax defaults to the sensor's full scale."""
+    if vmax is None:
+        if spec.step("sensor") is None:
+            raise ValueError(
+                "this spec has no sensor step, so its movie has no natural full scale; "
+                "fix: pass vmax= (the intensity to show as white) or add a Sensor step"
+            )
+        vmax = float(spec.acquisition.image_sensor.max_count)
+    if not vmax > vmin:
+        raise ValueError(f"vmax = {vmax!r} must be greater than vmin = {vmin!r}; fix: widen the display range")
+    return float(vmin), float(vmax)
+
+
+def write_video(
+    rec: Recording,
+    path: str | os.PathLike[str],
+    *,
+    chunk_frames: int | None = None,
+    fps: float | None = None,
+    vmin: float = 0.0,
+    vmax: float | None = None,
+    codec: str = "Y800",
+    progress: bool = True,
+    perf: PerfTracker | None = None,
+) -> Path:
+    """Stream a recording's observed movie to an 8-bit grayscale video with OpenCV.
+
+    Parameters
+    ----------
+    rec : Recording
+        Its ``observed`` movie is computed chunk by chunk, never whole.
+    path : path
+        Output file; ``.avi`` suits the default codec.
+    chunk_frames : int, optional
+        Frames per computed chunk (default: the movie's own chunks).
+    fps : float, optional
+        Frame rate written in the file; default the acquisition's ``fps``.
+    vmin, vmax : float
+        Values shown as black and white (clipped outside). ``vmax`` defaults
+        to the sensor's full scale ``2**bit_depth - 1``; a spec without a
+        sensor has no such scale and needs ``vmax``.
+    codec : str
+        Four-character OpenCV fourcc. ``"Y800"``: uncompressed 8-bit gray, so
+        an 8-bit sensor's counts decode back exactly (file size about
+        ``frames * height * width`` bytes). ``"MJPG"``: small but lossy.
+        OpenCV writes only even frame sizes: an odd height or width is padded
+        with one black row/column at the bottom/right (with a warning).
+    progress : bool
+        Show a progress bar over frames.
+    perf : PerfTracker, optional
+        Records ``render`` (computing chunks) and ``encode`` (writing) time.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import cv2
+
+    vmin, vmax = video_range(rec.spec, vmin, vmax)
+    if not isinstance(codec, str) or len(codec) != 4:
+        raise ValueError(f"codec = {codec!r} must be a 4-character fourcc such as 'Y800' (lossless) or 'MJPG' (lossy)")
+    fps = float(fps if fps is not None else rec.spec.acquisition.fps)
+    movie = _movie(rec)
+    n, h, w = movie.shape
+    path = Path(path)
+    ph, pw = h + h % 2, w + w % 2
+    if (ph, pw) != (h, w):
+        warnings.warn(
+            f"OpenCV's video writer needs even frame sizes: the {h}x{w} px movie is written as {ph}x{pw} px, "
+            "padded with black at the bottom/right; crop frames to [:height, :width] after reading",
+            UserWarning,
+            stacklevel=2,
+        )
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (pw, ph), isColor=False)
+    if not writer.isOpened():
+        raise RuntimeError(
+            f"OpenCV could not open a {codec!r} video writer for {str(path)!r}; "
+            "fix: check the directory exists and use an .avi file with codec 'Y800' or 'MJPG'"
+        )
+    try:
+        with _frame_bar(n, f"video {path.name}", progress) as bar:
+            for block in iter_blocks(movie, chunk_frames, perf):
+                with measure(perf, "encode"):
+                    gray = to_uint8(block, vmin, vmax)
+                    if (ph, pw) != (h, w):
+                        gray = np.pad(gray, ((0, 0), (0, ph - h), (0, pw - w)))
+                    for frame in gray:
+                        writer.write(np.ascontiguousarray(frame))
+                bar.update(len(block))
+    finally:
+        writer.release()
+    return path
+
+
+def simulate_video(
+    spec: Spec,
+    path: str | os.PathLike[str],
+    *,
+    chunk_frames: int | None = None,
+    fps: float | None = None,
+    vmin: float = 0.0,
+    vmax: float | None = None,
+    codec: str = "Y800",
+    progress: bool = True,
+    perf: PerfTracker | None = None,
+) -> Path:
+    """Simulate ``spec`` straight to a grayscale video file, in bounded memory.
+
+    The movie graph is built lazily and rendered one frame chunk at a time
+    (``chunk_frames`` frames, default about 64 MB of canvas), each chunk
+    encoded as soon as it is computed; the frames written are exactly
+    ``simulate(spec).observed`` mapped by ``vmin``/``vmax``. See
+    :func:`write_video` for the other parameters. ``perf`` also records the
+    cell phase of the simulation.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from minisim.engine import simulate
+
+    video_range(spec, vmin, vmax)  # fail before simulating
+    rec = simulate(spec, chunk_frames=chunk_frames, perf=perf)
+    return write_video(rec, path, fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, perf=perf)
+
+
+# --------------------------------------------------------------------------- TIFF
+
+
+def write_tiff(
+    rec: Recording,
+    path: str | os.PathLike[str],
+    *,
+    frames_per_file: int | None = None,
+    chunk_frames: int | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Stream the observed movie to multi-page TIFF (one page per frame), values unchanged.
+
+    Counts keep their integer type (uint8 or uint16); a sensorless movie is
+    written as float32. Pages are written as chunks are computed.
+
+    Parameters
+    ----------
+    rec : Recording
+    path : path
+        Output file. With ``frames_per_file`` the movie is split into
+        numbered files ``<stem>1<suffix>``, ``<stem>2<suffix>``, ... (the
+        ``msCam1.avi`` style minian's loader sorts naturally); loaders such as
+        minian make one task per page, so split very long movies.
+    frames_per_file : int, optional
+        Frames per file; default everything in one file (BigTIFF above 4 GB).
+    chunk_frames : int, optional
+        Frames per computed chunk.
+    progress : bool
+        Show a progress bar over frames.
+
+    Returns
+    -------
+    list of Path
+        The files written, in frame order.
+    """
+    import tifffile
+
+    movie = _movie(rec)
+    n, h, w = movie.shape
+    per_file = n if frames_per_file is None else int(frames_per_file)
+    if per_file < 1 and n > 0:
+        raise ValueError(f"frames_per_file = {frames_per_file!r} must be a positive number of frames")
+    path = Path(path)
+    starts = list(range(0, n, per_file)) if n else [0]
+    if frames_per_file is None:
+        paths = [path]
+    else:
+        paths = [path.with_name(f"{path.stem}{i + 1}{path.suffix}") for i in range(len(starts))]
+    frames = _frames(iter_blocks(movie, chunk_frames))
+    with _frame_bar(n, f"tiff {path.name}", progress) as bar:
+        for out, start in zip(paths, starts, strict=True):
+            count = min(per_file, n - start)
+            nbytes = count * h * w * movie.dtype.itemsize
+            pages = (next(frames) for _ in range(count))
+            with tifffile.TiffWriter(out, bigtiff=nbytes > 2**32 - 2**25) as tif:
+                tif.write(_counted(pages, bar), shape=(count, h, w), dtype=movie.dtype, photometric="minisblack")
+    return paths
+
+
+def _frames(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+    for block in blocks:
+        yield from block
+
+
+def _counted(pages: Iterator[np.ndarray], bar: Any) -> Iterator[np.ndarray]:
+    for page in pages:
+        bar.update(1)
+        yield np.ascontiguousarray(page)
+
+
+# --------------------------------------------------------------------------- minian layout
+
+
+def to_minian(
+    rec: Recording,
+    directory: str | os.PathLike[str],
+    *,
+    chunk_frames: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write the movie and the ground truth in the layout minian's ``open_minian`` reads.
+
+    ``directory`` receives one zarr group (format 2) per variable,
+    ``<name>.zarr`` holding the data variable ``<name>``, with minian's names
+    and dimensions and integer ``arange`` coordinates shared by all:
+
+    * ``varr`` ``(frame, height, width)``: the observed movie, dtype unchanged,
+      chunked by frames with whole frames per chunk;
+    * ``A`` ``(unit_id, height, width)``: footprints as the optics render
+      them (``GroundTruth.A_observed``), float32;
+    * ``C`` ``(unit_id, frame)``: calcium traces; ``S`` ``(unit_id, frame)``:
+      spike counts;
+    * ``motion`` ``(frame, shift_dim)`` with ``shift_dim = ["height", "width"]``:
+      minian's convention, the *correction* that registers each frame, i.e.
+      the negation of the applied ``GroundTruth.shifts`` (``(dy, dx)``,
+      positive moving content down/right). Zeros when the recording has no
+      brain motion.
+
+    So ``xr.merge([xr.open_zarr(p) for p in directory.glob("*.zarr")])`` (or
+    minian's ``open_minian``) gives one dataset, and a minian result directory
+    opens next to it with the same coordinates.
+
+    Each group is written to a temporary sibling of ``directory`` and moved
+    into place when complete; other contents of ``directory`` are left alone.
+    An existing group of the same name raises ``FileExistsError`` unless
+    ``overwrite=True``.
+
+    Returns
+    -------
+    Path
+        ``directory``.
+    """
+    import xarray as xr
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not overwrite:
+        clash = [f"{v}.zarr" for v in ("varr", *MINIAN_TRUTH) if (directory / f"{v}.zarr").exists()]
+        if clash:
+            raise FileExistsError(
+                f"{str(directory)!r} already holds {clash}; fix: pass overwrite=True or use another directory"
+            )
+    gt = rec.ground_truth
+    movie = _movie(rec)
+    n, h, w = movie.shape
+    frames_chunk = int(chunk_frames) if chunk_frames is not None else movie.chunks[0][0] if n else 1
+    frame, height, width = np.arange(n), np.arange(h), np.arange(w)
+    unit_id = np.arange(gt.n_units)
+    shifts = np.zeros((n, 2)) if gt.shifts is None else np.asarray(gt.shifts, dtype=np.float64)
+    variables = {
+        "varr": xr.DataArray(
+            movie.rechunk({0: frames_chunk, 1: -1, 2: -1}),
+            dims=("frame", "height", "width"),
+            coords={"frame": frame, "height": height, "width": width},
+        ),
+        "A": xr.DataArray(
+            _footprint_stack(rec),
+            dims=("unit_id", "height", "width"),
+            coords={"unit_id": unit_id, "height": height, "width": width},
+        ),
+        "C": xr.DataArray(np.asarray(gt.C), dims=("unit_id", "frame"), coords={"unit_id": unit_id, "frame": frame}),
+        "S": xr.DataArray(np.asarray(gt.S), dims=("unit_id", "frame"), coords={"unit_id": unit_id, "frame": frame}),
+        "motion": xr.DataArray(
+            -shifts, dims=("frame", "shift_dim"), coords={"frame": frame, "shift_dim": ["height", "width"]}
+        ),
+    }
+    for name, arr in variables.items():
+        ds = arr.rename(name).to_dataset()
+        if name != "varr":
+            ds = ds.chunk({d: (frames_chunk if d == "frame" else -1) for d in ds[name].dims})
+        for var in ds.variables.values():
+            var.encoding = {}
+        bar = _dask_bar(progress and name == "varr")
+        with bar:
+            _write_group(ds, directory / f"{name}.zarr")
+    return directory
+
+
+def _footprint_stack(rec: Recording, batch_bytes: int = 64 * 2**20) -> da.Array:
+    """Dense float32 observed footprints, built lazily in batches of units (bounded memory)."""
+    import dask
+
+    gt = rec.ground_truth
+    fp = gt.observed if gt.observed is not None else gt.planted
+    h, w = gt.fov_shape
+    n = len(fp)
+    per = max(1, batch_bytes // max(1, 4 * h * w))
+    parts = []
+    for start in range(0, n, per):
+        idx = np.arange(start, min(n, start + per))
+        block = dask.delayed(_dense)(fp.subset(idx), gt._crop)
+        parts.append(da.from_delayed(block, shape=(len(idx), h, w), dtype=np.float32))
+    return da.concatenate(parts) if parts else da.zeros((0, h, w), dtype=np.float32)
+
+
+def _dense(fp: Any, crop: tuple[slice, slice]) -> np.ndarray:
+    return fp.to_dense(crop, dtype=np.float32)
+
+
+def _dask_bar(enabled: bool) -> Any:
+    if not enabled:
+        return nullcontext()
+    try:
+        from minisim.progress import progress_bar
+    except ImportError:  # pragma: no cover - progress helpers not available
+        return nullcontext()
+    return progress_bar(desc="minian varr")
+
+
+def _write_group(ds: Any, dest: Path) -> None:
+    """Write one zarr-2 group next to ``dest``'s directory, then move it into place."""
+    tmp = dest.parent.parent / f".{dest.parent.name}.{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
+        if dest.exists():
+            trash = dest.parent.parent / f".{dest.parent.name}.{dest.name}.{uuid.uuid4().hex[:8]}.old"
+            os.replace(dest, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+__all__ = ["iter_blocks", "simulate_video", "to_minian", "to_uint8", "video_range", "write_tiff", "write_video"]
