@@ -173,3 +173,27 @@ def test_minian_layout_no_motion_is_zero_and_refuses_to_clobber(tmp_path, rec8):
     assert (target / "notes.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary leftovers
     np.testing.assert_array_equal(open_layout(target).varr.values, rec8.observed.values)
+
+
+def test_cli_export_each_format_from_a_saved_recording(tmp_path, rec8, capsys):
+    from minisim.cli import main
+
+    store = rec8.save(tmp_path / "rec.zarr")
+    obs = rec8.observed.values
+    args = [str(store), "--no-progress", "--chunk-frames", "5"]
+    assert main(["export", *args, "--to", "video", "--out", str(tmp_path / "m.avi")]) == 0
+    assert np.array_equal(read_video(tmp_path / "m.avi"), obs)
+    assert main(["export", *args, "--to", "tiff", "--out", str(tmp_path / "m.tif")]) == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "m.tif"), obs)
+    assert main(["export", *args, "--to", "minian", "--out", str(tmp_path / "mn")]) == 0
+    ds = open_layout(tmp_path / "mn")
+    np.testing.assert_array_equal(ds.varr.values, obs)
+    np.testing.assert_array_equal(ds.C.values, rec8.ground_truth.C)
+    np.testing.assert_array_equal(ds.A.values, rec8.ground_truth.A_observed.astype(np.float32))
+    assert "wrote" in capsys.readouterr().out
+    # bad input: a clear message and exit status 2, nothing overwritten
+    assert main(["export", *args, "--to", "tiff", "--out", str(tmp_path / "m.tif")]) == 2
+    assert main(["export", *args, "--to", "minian", "--out", str(tmp_path / "mn")]) == 2
+    assert main(["export", str(tmp_path / "nope.zarr"), "--to", "video", "--out", str(tmp_path / "n.avi")]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "overwrite=True" in err and "nope.zarr" in err

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 #: Modules of minisim.cli that provide subcommands, in help order.
-SUBCOMMANDS = ("spec_cmd", "graph_cmd", "preview_cmd")
+SUBCOMMANDS = ("spec_cmd", "graph_cmd", "preview_cmd", "export_cmd")
 
 
 class UserError(Exception):
