@@ -25,8 +25,8 @@ from minisim.steps.base import MovieOp, StepSpec
 
 #: Internal integration rate of the physical model (Hz); frames average its bins.
 SIM_HZ = 300.0
-#: Relative wander of the locomotion frequency, and its correlation time (s).
-STRIDE_WANDER, STRIDE_WANDER_TAU_S = 0.15, 0.3
+#: Relative wander of the stride frequency (standard deviation; excursions reach ~±15 %) and its correlation time (s).
+STRIDE_WANDER, STRIDE_WANDER_TAU_S = 0.05, 0.3
 #: Correlation time of the broadband (red-noise) drive (s).
 BROADBAND_TAU_S = 0.12
 #: Motion extent above this fraction of the smaller FOV side triggers a SpecWarning.
@@ -64,7 +64,8 @@ class BrainMotion(StepSpec):
     Physical model: each axis obeys ``x'' + 2 zeta w0 x' + w0**2 x = a(t)``,
     discretized by the bilinear transform at ~300 Hz and run with
     ``scipy.signal.lfilter``. Drives: a stride sinusoid on ``locomotion_axis``
-    whose frequency wanders by 15 % (one-pole low-pass noise, tau 0.3 s), and
+    whose frequency wanders by 5 % rms, up to ~15 % (one-pole low-pass noise,
+    tau 0.3 s), and
     red noise (tau 0.12 s) on both axes. After a burn-in each response is
     averaged over each frame's exposure, re-zeroed at frame 0 and scaled to
     unit RMS radius; they are mixed as ``sqrt(f) L + sqrt(1 - f) N``, scaled
@@ -285,15 +286,16 @@ def shift_crop(canvas: np.ndarray, dy: float, dx: float, margin_px: int, fov_sha
     h, w = fov_shape
     sy, sx = margin_px - dy, margin_px - dx
     iy, ix = math.floor(sy), math.floor(sx)
-    if iy < 0 or ix < 0 or iy + h + 1 > canvas.shape[0] or ix + w + 1 > canvas.shape[1]:
+    ay, ax = np.float32(sy - iy), np.float32(sx - ix)
+    ey, ex = int(ay > 0), int(ax > 0)  # an integer shift needs no neighbour row/column
+    if iy < 0 or ix < 0 or iy + h + ey > canvas.shape[0] or ix + w + ex > canvas.shape[1]:
         raise ValueError(
             f"shift ({dy:.3f}, {dx:.3f}) px does not fit the {margin_px} px motion margin; "
             "fix: raise BrainMotion.max_shift_um"
         )
-    ay, ax = np.float32(sy - iy), np.float32(sx - ix)
-    win = canvas[iy : iy + h + 1, ix : ix + w + 1]
-    rows = win[:-1] * (np.float32(1) - ay) + win[1:] * ay
-    return rows[:, :-1] * (np.float32(1) - ax) + rows[:, 1:] * ax
+    win = canvas[iy : iy + h + ey, ix : ix + w + ex]
+    rows = win[:-1] * (np.float32(1) - ay) + win[1:] * ay if ey else win
+    return rows[:, :-1] * (np.float32(1) - ax) + rows[:, 1:] * ax if ex else rows.copy()
 
 
 def shift_crop_block(
