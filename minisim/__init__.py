@@ -20,15 +20,18 @@ from minisim.metrics import (
 from minisim.perf import PerfTracker
 from minisim.recording import GroundTruth, Recording
 from minisim.spec import Output, Spec
+from minisim.steps.bleaching import Bleaching
 from minisim.steps.brain_motion import BrainMotion
 from minisim.steps.cell_activity import CellActivity
 from minisim.steps.composite import Composite
 from minisim.steps.illumination_profile import IlluminationProfile
 from minisim.steps.leakage import Leakage
+from minisim.steps.neuropil import Neuropil
 from minisim.steps.optics import CellOptics
 from minisim.steps.place_neurons import NeuronPopulation, PlaceNeurons
 from minisim.steps.registry import AnyStep
 from minisim.steps.sensor import Sensor
+from minisim.steps.vasculature import Vasculature, VesselLayer
 from minisim.steps.vignette import Vignette
 from minisim.sweep import SweptSpec, run_sweep, sweep
 
@@ -39,6 +42,7 @@ __all__ = [
     "Acquisition",
     "ActivityScore",
     "AnyStep",
+    "Bleaching",
     "BrainMotion",
     "CellActivity",
     "CellOptics",
@@ -49,6 +53,7 @@ __all__ = [
     "ImageSensor",
     "Leakage",
     "NeuronPopulation",
+    "Neuropil",
     "Optics",
     "Output",
     "PerfTracker",
@@ -60,6 +65,8 @@ __all__ = [
     "SweptSpec",
     "SpecWarning",
     "Tissue",
+    "Vasculature",
+    "VesselLayer",
     "Vignette",
     "activity_similarity",
     "detection_snr",

@@ -12,21 +12,27 @@ from typing import Annotated, Union
 from pydantic import Field
 
 from minisim.steps.base import StepSpec
+from minisim.steps.bleaching import Bleaching
 from minisim.steps.brain_motion import BrainMotion
 from minisim.steps.cell_activity import CellActivity
 from minisim.steps.composite import Composite
 from minisim.steps.illumination_profile import IlluminationProfile
 from minisim.steps.leakage import Leakage
+from minisim.steps.neuropil import Neuropil
 from minisim.steps.optics import CellOptics
 from minisim.steps.place_neurons import PlaceNeurons
 from minisim.steps.sensor import Sensor
+from minisim.steps.vasculature import Vasculature
 from minisim.steps.vignette import Vignette
 
 STEPS: tuple[type[StepSpec], ...] = (
     PlaceNeurons,
     CellActivity,
+    Bleaching,
     CellOptics,
     Composite,
+    Neuropil,
+    Vasculature,
     BrainMotion,
     IlluminationProfile,
     Vignette,

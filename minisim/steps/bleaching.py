@@ -1,0 +1,232 @@
+"""Photobleaching: each cell's intact-fluorophore fraction B(t), fought by protein turnover."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal
+
+import numpy as np
+
+from minisim._base import bounded
+from minisim.detection import sample_field_at
+from minisim.steps.base import StepSpec
+
+#: Largest summed decay exponent (e-folds) one closed-form block may span (keeps exp() finite and exact).
+MAX_BLOCK_EFOLDS = 30.0
+#: Longest block of frames integrated in one vectorized pass (bounds memory: cells x block).
+MAX_BLOCK_FRAMES = 256
+
+
+class Bleaching(StepSpec):
+    """Per-cell photobleaching driven by the cell's own emission and the local excitation.
+
+    Produces ``bleaching`` ``(unit, frame)``: the intact-fluorophore fraction
+    ``B_i(t)`` that multiplies each cell's emission in the composite. The
+    ground-truth calcium ``C`` stays unbleached.
+
+    Parameters
+    ----------
+    bleach_susceptibility : float
+        Bleaching rate per second per unit of emission and excitation (``q``,
+        1/s). 0 disables bleaching. The default 6.3e-6 /s is the minisim 1.0
+        calibration (CA1 GCaMP6f: about 0.003 per minute of imaging at high power).
+    turnover_tau_s : float
+        Protein turnover time constant (s): bleached indicator is replaced by
+        fresh protein with this time constant (about 5.5 h).
+    excitation_intensity : float
+        Dimensionless excitation scale ``I``; multiplied by the illumination
+        profile at the cell when an ``illumination_profile`` step is present.
+    follow_motion : bool
+        When a ``brain_motion`` step is present, sample the illumination at
+        the cell's *displaced* position in every frame rather than at its rest
+        position (see Notes).
+
+    Notes
+    -----
+    Model (first-order kinetics of a fluorophore pool with synthesis):
+
+    ``dB/dt = (1 - B)/tau_turn - q * I * e(t) * B``,  ``B(0) = 1``,
+
+    with ``e(t) = max(C_i(t), 0)`` the cell's emission (its trace, including
+    gain and baseline) and ``I`` the excitation it receives. Over one frame
+    the drive is constant, so the ODE is linear with constant coefficients
+    and is integrated *exactly*: ``B -> B* + (B - B*) exp(-(k + r))`` with
+    ``k = 1/tau_turn`` and ``r = q I e`` per frame and the instantaneous
+    fixed point ``B* = k / (k + r)`` (:func:`bleaching_floor`). ``B[t]`` is
+    the value at the start of frame ``t`` (the minisim 1.0 convention).
+
+    Differences from minisim 1.0:
+
+    * The recurrence is solved in closed form for all cells at once over
+      blocks of frames (cumulative decay exponents; each block spans at most
+      ``MAX_BLOCK_EFOLDS`` e-folds so no exponential overflows), instead of a
+      Python loop over cells x frames. Results agree with the per-frame loop
+      to ~1e-12.
+    * With ``follow_motion`` (default) and a brain-motion step, the dose uses
+      the illumination at ``rest + shift(t)``, the position where the cell is
+      actually excited in each frame; 1.0 used the rest position only. The
+      extra cost is one field lookup per cell and frame, done block by block.
+    * A negative trace (possible with ``trace_noise``) is not allowed to
+      *un*-bleach: the emission is clipped at 0.
+
+    The excitation is not attenuated by the tissue above the cell: the
+    calibration is stated for the effective intensity at the cell layer.
+    Dark recovery between sessions is :func:`dark_recovery`.
+    """
+
+    kind: Literal["bleaching"] = "bleaching"
+    bleach_susceptibility: Annotated[
+        float, bounded("1/s", ge=0, hint="use 0 to disable, ~6.3e-6 /s for GCaMP6f in CA1")
+    ] = 6.3e-6
+    turnover_tau_s: Annotated[float, bounded("s", gt=0, hint="GCaMP turnover is hours, e.g. 20000 s")] = 20_000.0
+    excitation_intensity: Annotated[float, bounded(ge=0, hint="dimensionless excitation scale, 1.0 by default")] = 1.0
+    follow_motion: bool = True
+
+    stage: ClassVar[str] = "bleaching"
+    domain: ClassVar[Any] = "cell"
+    requires: ClassVar[tuple[str, ...]] = ("cell_activity",)
+    consumes: ClassVar[tuple[str, ...]] = ("centers_um",)
+    uses: ClassVar[tuple[str, ...]] = ("C", "illumination", "shifts")
+    produces: ClassVar[tuple[str, ...]] = ("bleaching",)
+
+    def compute(self, ctx: Any) -> dict[str, Any]:
+        if not ctx.has("C"):
+            return {}
+        C = np.asarray(ctx.get("C"), dtype=np.float64)
+        fps = ctx.acq.fps
+        q = self.bleach_susceptibility / fps
+        k = 1.0 / (self.turnover_tau_s * fps)
+        centers = ctx.get("centers_um")
+        field = ctx.get("illumination") if ctx.has("illumination") else None
+        shifts = ctx.get("shifts") if self.follow_motion and field is not None and ctx.has("shifts") else None
+        px = ctx.acq.pixel_size_um
+        y, x = centers[:, 1], centers[:, 2]
+        if shifts is None:
+            rest = self.excitation_intensity * sample_field_at(field, y, x, px)
+
+            def intensity(t0: int, t1: int) -> np.ndarray:
+                return rest[:, None]
+
+        else:
+            shifts_um = np.asarray(shifts, dtype=np.float64) * px
+
+            def intensity(t0: int, t1: int) -> np.ndarray:
+                yy = y[:, None] + shifts_um[None, t0:t1, 0]
+                xx = x[:, None] + shifts_um[None, t0:t1, 1]
+                return self.excitation_intensity * sample_field_at(field, yy, xx, px)
+
+        i_max = self.excitation_intensity * (1.0 if field is None else float(np.max(field)))
+        return {"bleaching": bleaching_pool(np.maximum(C, 0.0), q, k, intensity, i_max)}
+
+
+def bleaching_pool(
+    emission: np.ndarray,
+    q: float,
+    k_turn: float,
+    intensity: float | np.ndarray | Callable[[int, int], np.ndarray] = 1.0,
+    intensity_max: float | None = None,
+    b0: float | np.ndarray = 1.0,
+) -> np.ndarray:
+    """Exact solution of ``dB/dt = k (1 - B) - q I e(t) B`` for piecewise-constant drive.
+
+    Parameters
+    ----------
+    emission : (n, T) array
+        Non-negative per-frame emission ``e`` of each cell.
+    q : float
+        Bleach susceptibility per frame per unit emission and intensity.
+    k_turn : float
+        Turnover rate per frame (``1 / tau_turn_frames``).
+    intensity : float, array or callable
+        Excitation ``I``: a scalar, an array broadcastable to ``(n, T)``, or
+        ``intensity(t0, t1)`` returning an array broadcastable to ``(n, t1 - t0)``
+        (lets a caller build a time-varying dose block by block).
+    intensity_max : float, optional
+        Upper bound of the intensity (needed for a callable; default: its max).
+    b0 : float or (n,) array
+        Intact fraction at the start of frame 0.
+
+    Returns
+    -------
+    (n, T) array
+        ``B[:, t]`` at the start of frame ``t``.
+
+    Notes
+    -----
+    The recurrence ``B_{t+1} = a_t B_t + b_t`` with ``a_t = exp(-lam_t)``,
+    ``lam_t = k + r_t`` and ``b_t = k (1 - a_t)/lam_t`` is solved in closed
+    form, ``B_t = exp(-L_t) (B_0 + sum_{s<t} b_s exp(L_{s+1}))`` with
+    ``L_t = sum_{s<t} lam_s``, over blocks of frames short enough that
+    ``L`` stays below ``MAX_BLOCK_EFOLDS`` (all terms are positive, so the sum
+    has no cancellation). Cost is O(n T) vectorized work plus one Python
+    iteration per block.
+    """
+    e = np.asarray(emission, dtype=np.float64)
+    n, T = e.shape
+    out = np.empty((n, T))
+    b = np.broadcast_to(np.asarray(b0, dtype=np.float64), (n,)).copy()
+    if callable(intensity):
+        get_intensity = intensity
+        i_max = float("inf") if intensity_max is None else float(intensity_max)
+    else:
+        arr = np.broadcast_to(np.asarray(intensity, dtype=np.float64), (n, T)) if np.ndim(intensity) else intensity
+
+        def get_intensity(t0: int, t1: int) -> Any:
+            return arr[:, t0:t1] if np.ndim(arr) else arr
+
+        i_max = float(np.max(arr)) if intensity_max is None else float(intensity_max)
+    if T == 0:
+        return out
+    lam_max = k_turn + q * i_max * (float(e.max()) if e.size else 0.0)
+    if not np.isfinite(lam_max):
+        block = 1
+    else:
+        block = MAX_BLOCK_FRAMES if lam_max <= 0 else int(np.clip(MAX_BLOCK_EFOLDS // lam_max, 1, MAX_BLOCK_FRAMES))
+    for t0 in range(0, T, block):
+        t1 = min(t0 + block, T)
+        lam = np.broadcast_to(k_turn + q * get_intensity(t0, t1) * e[:, t0:t1], (n, t1 - t0))
+        inflow_rate = k_turn * _relaxed_fraction(lam)  # b_s
+        if t1 - t0 == 1:
+            out[:, t0] = b
+            b = np.exp(-lam[:, 0]) * b + inflow_rate[:, 0]
+            continue
+        L_incl = np.cumsum(lam, axis=1)  # L_{s+1}, at most MAX_BLOCK_EFOLDS
+        L_end = L_incl[:, -1:]
+        inflow = np.cumsum(inflow_rate * np.exp(L_incl - L_end), axis=1)  # exp(-L_end) sum_{s<=t} b_s exp(L_{s+1})
+        before = np.concatenate([np.zeros((n, 1)), inflow[:, :-1]], axis=1)
+        L_excl = L_incl - lam  # L_t
+        out[:, t0:t1] = np.exp(-L_excl) * b[:, None] + np.exp(L_end - L_excl) * before
+        b = np.exp(-L_end[:, 0]) * b + inflow[:, -1]
+    return out
+
+
+def _relaxed_fraction(lam: np.ndarray) -> np.ndarray:
+    """``(1 - exp(-lam)) / lam``, equal to 1 at ``lam = 0``."""
+    safe = np.where(lam > 0, lam, 1.0)
+    return np.where(lam > 0, -np.expm1(-safe) / safe, 1.0)
+
+
+def bleaching_floor(q: float, intensity: float, emission: float, tau_turn: float) -> float:
+    """Fixed point ``B* = k / (k + q I e)`` of the bleaching ODE, ``k = 1/tau_turn``.
+
+    ``q`` and ``tau_turn`` must share a time unit (both per second, or both
+    per frame). No drive gives 1; no turnover (``tau_turn`` 0 or inf) gives 0.
+    """
+    for name, value in (("q", q), ("intensity", intensity), ("emission", emission), ("tau_turn", tau_turn)):
+        if not value >= 0:
+            raise ValueError(f"bleaching_floor: {name} = {value!r} must be >= 0; fix: pass non-negative rates")
+    k = 1.0 / tau_turn if 0 < tau_turn < math.inf else 0.0
+    drive = q * intensity * emission
+    return 1.0 if drive == 0 else k / (k + drive)
+
+
+def dark_recovery(b0: float | np.ndarray, t: float | np.ndarray, tau_turn: float) -> np.ndarray:
+    """Intact fraction after ``t`` of darkness: ``1 - (1 - b0) exp(-t / tau_turn)``.
+
+    Chains sessions: pass the last ``B`` of one recording and the gap between
+    them (``t`` and ``tau_turn`` in the same unit).
+    """
+    if not tau_turn > 0:
+        raise ValueError(f"dark_recovery: tau_turn = {tau_turn!r} must be > 0; fix: give the turnover time constant")
+    return 1.0 - (1.0 - np.asarray(b0, dtype=float)) * np.exp(-np.asarray(t, dtype=float) / tau_turn)
