@@ -3,6 +3,7 @@
 from minisim._base import RecordingFormatWarning, SpecWarning
 from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
+from minisim.cache import cache_dir, cache_path, simulate_cached
 from minisim.engine import simulate
 from minisim.export import simulate_video
 from minisim.metrics import (
@@ -78,7 +79,10 @@ __all__ = [
     "sample_field_at",
     "shift_rmse",
     "run_sweep",
+    "cache_dir",
+    "cache_path",
     "simulate",
+    "simulate_cached",
     "simulate_video",
     "trace_pearson",
     "sweep",

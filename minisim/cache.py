@@ -1,18 +1,45 @@
-"""On-disk cache of simulated recordings, keyed by the spec's content hash."""
+"""On-disk cache of simulated recordings, keyed by the spec's content hash.
+
+An entry is a recording store (:func:`minisim.store.save`) at
+``{root}/{cache_key}.zarr`` plus a digest file listing the size and SHA-256 of
+every file in it. Entries are built under an exclusive per-key lock in a
+temporary directory and renamed into place when complete, so concurrent
+processes never see or produce a half-written entry; an entry whose files no
+longer match the digest (truncated, edited) is rebuilt with a warning.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import shutil
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from minisim.engine import simulate
 from minisim.spec import Spec
+
+if TYPE_CHECKING:
+    from minisim.recording import Recording
 
 #: Environment variable naming the cache directory.
 CACHE_ENV = "MINISIM_CACHE"
+#: File inside an entry holding the size and SHA-256 of every other file.
+DIGEST_FILE = ".minisim-cache-digest.json"
 
 
 class CacheDirError(OSError):
     """The cache directory cannot be created or written."""
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was found damaged and is being rebuilt."""
 
 
 def cache_dir() -> Path:
@@ -45,7 +72,7 @@ def ensure_writable(root: Path) -> None:
     """
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".write-probe-{os.getpid()}"
+        probe = root / f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
@@ -53,3 +80,173 @@ def ensure_writable(root: Path) -> None:
             f"minisim cache directory {str(root)!r} is not writable ({err.strerror or err}); "
             f"fix: set the {CACHE_ENV} environment variable (or pass root=/cache=) to a writable directory"
         ) from err
+
+
+def simulate_cached(spec: Spec, *, root: str | os.PathLike[str] | None = None, verify: bool = True) -> Recording:
+    """The recording of ``spec``, loaded from the cache or simulated and stored on a miss.
+
+    Parameters
+    ----------
+    spec : Spec
+        Its :meth:`~minisim.spec.Spec.cache_key` (content hash plus engine
+        version) names the entry, so any change to the spec or the engine is
+        a different entry.
+    root : path, optional
+        Cache directory; default :func:`cache_dir`.
+    verify : bool
+        Check every file of a hit against its recorded SHA-256 (reads the
+        entry once, at disk speed). ``False`` checks sizes only.
+
+    Returns
+    -------
+    Recording
+        Backed by the cache entry (the movie is read lazily from it).
+
+    Raises
+    ------
+    CacheDirError
+        When ``root`` cannot be created or written; nothing is simulated.
+
+    Notes
+    -----
+    Safe under concurrency: the entry is built by one process holding an
+    exclusive lock on ``{key}.lock`` (``fcntl.flock``, released by the OS if
+    the process dies); others wait and then load it. A damaged entry (a
+    missing, truncated or edited file, an unfinished write) triggers a
+    :class:`CacheWarning` and a rebuild. The cache has no size limit or
+    eviction: delete entries (or the directory) to reclaim space.
+    """
+    base = Path(root).expanduser() if root is not None else cache_dir()
+    ensure_writable(base)
+    dest = cache_path(spec, base)
+    key = spec.cache_key()
+    if dest.exists():
+        rec, _ = _check(dest, key, verify)
+        if rec is not None:
+            return rec
+    with _exclusive(base / f"{key}.lock"):
+        if dest.exists():
+            rec, problem = _check(dest, key, verify)
+            if rec is not None:
+                return rec  # built by another process while we waited
+            warnings.warn(
+                f"cache entry {str(dest)!r} is damaged ({problem}); rebuilding it", CacheWarning, stacklevel=2
+            )
+            _discard(dest)
+        _build(spec, dest)
+    return _load(dest)
+
+
+def _load(dest: Path) -> Recording:
+    from minisim.recording import Recording
+
+    return Recording.load(dest)
+
+
+def _build(spec: Spec, dest: Path) -> None:
+    """Simulate, save to a private temporary path, record the digest, rename into place."""
+    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.zarr")
+    try:
+        simulate(spec).save(tmp)
+        digest = {"cache_key": spec.cache_key(), "files": _file_digests(tmp)}
+        (tmp / DIGEST_FILE).write_text(json.dumps(digest, indent=1, sort_keys=True))
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp.with_name(tmp.name + ".partial"), ignore_errors=True)
+        raise
+
+
+def _discard(dest: Path) -> None:
+    trash = dest.with_name(f".{dest.name}.damaged-{uuid.uuid4().hex[:8]}")
+    os.replace(dest, trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _file_digests(root: Path, *, hashes: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != DIGEST_FILE:
+            rel = path.relative_to(root).as_posix()
+            out[rel] = [path.stat().st_size, _sha256(path) if hashes else None]
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check(dest: Path, key: str, verify: bool) -> tuple[Recording | None, str | None]:
+    """The entry at ``dest`` loaded, or None and why it cannot be trusted."""
+    problem = _problem(dest, key, verify)
+    if problem is not None:
+        return None, problem
+    try:
+        rec = _load(dest)
+    except Exception as err:  # the store's own checks (format version, edited spec, ...)
+        return None, f"it does not load: {err}"
+    if rec.spec.cache_key() != key:
+        return None, f"its spec has cache key {rec.spec.cache_key()!r}, not {key!r}"
+    return rec, None
+
+
+def _problem(dest: Path, key: str, verify: bool) -> str | None:
+    """Why the files of the entry at ``dest`` do not match its digest, or None."""
+    try:
+        recorded = json.loads((dest / DIGEST_FILE).read_text())
+    except (OSError, ValueError):
+        return "no readable digest file: an unfinished or foreign entry"
+    if recorded.get("cache_key") != key:
+        return f"it holds cache key {recorded.get('cache_key')!r}, not {key!r}"
+    files = recorded.get("files", {})
+    found = _file_digests(dest, hashes=False)
+    if set(found) != set(files):
+        missing, extra = sorted(set(files) - set(found)), sorted(set(found) - set(files))
+        return f"files missing {missing[:3]} / unexpected {extra[:3]}"
+    for rel, (size, digest) in files.items():
+        if found[rel][0] != size:
+            return f"{rel} is {found[rel][0]} bytes, expected {size} (truncated or rewritten)"
+        if verify and _sha256(dest / rel) != digest:
+            return f"{rel} content differs from its recorded SHA-256 (edited or corrupted)"
+    return None
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, poll_s: float = 0.05) -> Iterator[None]:
+    """Hold an exclusive inter-process lock on ``lock_path`` (blocking)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX: exclusive-create lock file
+        yield from _exclusive_create(lock_path, poll_s)
+        return
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _exclusive_create(lock_path: Path, poll_s: float, stale_s: float = 3600.0) -> Iterator[None]:  # pragma: no cover
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            with contextlib.suppress(OSError):
+                if time.time() - lock_path.stat().st_mtime > stale_s:
+                    lock_path.unlink()  # left behind by a process that died
+            time.sleep(poll_s)
+    try:
+        yield
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            lock_path.unlink()
+
+
+__all__ = ["CACHE_ENV", "CacheDirError", "CacheWarning", "cache_dir", "cache_path", "simulate_cached"]
