@@ -134,27 +134,47 @@ class StepContext:
 
 
 def _run_op(
-    fn: Any, names: tuple[str, ...], shape: tuple[int, int], static: Mapping[str, Any], frames: np.ndarray, *arrays: np.ndarray
+    fn: Any,
+    lazy_names: tuple[str, ...],
+    shape: tuple[int, int],
+    static: Mapping[str, Any],
+    eager: Mapping[str, np.ndarray],
+    frames: np.ndarray,
+    *arrays: np.ndarray,
 ) -> np.ndarray:
-    has_block = len(arrays) > len(names)
+    has_block = len(arrays) > len(lazy_names)
     block = arrays[0] if has_block else np.zeros((len(frames), *shape), np.float32)
-    per_frame = dict(zip(names, arrays[1:] if has_block else arrays, strict=True))
+    per_frame = dict(zip(lazy_names, arrays[1:] if has_block else arrays, strict=True))
+    if len(frames):
+        # Eager per-frame arrays arrive whole (one graph reference); a block takes a view of its frames.
+        start = int(frames[0])
+        per_frame.update({name: arr[start : start + len(frames)] for name, arr in eager.items()})
     return fn(block, frames, static, per_frame)
 
 
 def apply_op(movie: da.Array | None, frames: da.Array, op: MovieOp, shape: tuple[int, int], stage: str) -> da.Array:
-    """Apply one MovieOp blockwise; returns the new (frame, h, w) dask array."""
+    """Apply one MovieOp blockwise; returns the new (frame, h, w) dask array.
+
+    Lazy (dask) per-frame arrays are chunked like the frames and passed
+    block by block. Eager (numpy) ones are put in the graph once each, as one
+    ``delayed`` value without hashing, and every block slices its frames out
+    of it inside its own task: the graph holds one reference per array and one
+    task per chunk, whatever the recording's length, and the threaded
+    scheduler never copies them. (The local *processes* scheduler pickles a
+    task's inputs for every task, so for long recordings prefer threads or
+    distributed, which ships each array to a worker once.)
+    """
     chunks = frames.chunks[0]
     args: list[Any] = []
-    names = tuple(op.per_frame)
-    for name in names:
-        arr = op.per_frame[name]
-        darr = arr if isinstance(arr, da.Array) else da.from_array(np.asarray(arr), chunks=(chunks, *arr.shape[1:]))
-        darr = darr.rechunk((chunks, *darr.shape[1:]))
+    lazy_names = tuple(name for name, arr in op.per_frame.items() if isinstance(arr, da.Array))
+    for name in lazy_names:
+        darr = op.per_frame[name].rechunk((chunks, *op.per_frame[name].shape[1:]))
         args += [darr, "t" + "abcdefg"[: darr.ndim - 1]]
+    eager_arrays = {name: np.asarray(arr) for name, arr in op.per_frame.items() if name not in lazy_names}
+    eager = dask.delayed(eager_arrays, pure=False, traverse=False)
     static = dask.delayed(dict(op.static), pure=False, traverse=False)
     out_shape = op.out_shape or shape
-    inputs: list[Any] = [op.fn, None, names, None, shape, None, static, None, frames, "t"]
+    inputs: list[Any] = [op.fn, None, lazy_names, None, shape, None, static, None, eager, None, frames, "t"]
     if movie is not None:
         inputs += [movie, "thw"]
         extra = {"adjust_chunks": {"h": (out_shape[0],), "w": (out_shape[1],)}}
