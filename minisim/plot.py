@@ -98,6 +98,8 @@ def footprint_contours(gt: GroundTruth, rel: float = CONTOUR_REL) -> list[list[n
 
 def _crop_to_fov(field: np.ndarray, fov: tuple[int, int]) -> np.ndarray:
     field = np.asarray(field, dtype=float)
+    if field.ndim == 3:  # stacked components (e.g. neuropil): their sum
+        field = field.sum(axis=0)
     if field.ndim != 2:
         return field
     dh, dw = (field.shape[0] - fov[0]) // 2, (field.shape[1] - fov[1]) // 2
@@ -169,6 +171,7 @@ def plot_summary(
     contours = footprint_contours(gt)
     detectable = np.asarray(gt.detectable, bool)
     fields = {k: _crop_to_fov(getattr(gt, k), gt.fov_shape) for k in FIELDS if getattr(gt, k, None) is not None}
+    fields = {k: v for k, v in fields.items() if v.ndim == 2}
     has_motion = gt.shifts is not None and len(gt.shifts) > 0
 
     snr = np.asarray(gt.snr, float) if gt.snr is not None else np.zeros(0)
