@@ -12,6 +12,7 @@ import pytest
 
 import minisim as ms
 from minisim.cache import CacheDirError
+from minisim.sweep import _active_client
 from tests.conftest import small_spec
 
 AXES = {"seed": [1, 2], "steps.sensor.photons_per_unit": [10.0, 20.0, 30.0]}
@@ -25,7 +26,8 @@ def counting_score(workdir: str, rec: ms.Recording) -> dict:
     """Score = mean count; every call appends a line to calls.txt (works across processes).
 
     Raises KeyboardInterrupt (like Ctrl-C) on the call after ``interrupt_after`` lines
-    when the file ``interrupt_after`` exists; raises ValueError for seed 2 when ``fail_seed2`` exists.
+    when the file ``interrupt_after`` exists; raises ValueError for seed 2 when ``fail_seed2`` exists;
+    kills its process once, on a seed-2 point, when ``die_once`` exists.
     """
     wd = Path(workdir)
     calls = wd / "calls.txt"
@@ -35,6 +37,13 @@ def counting_score(workdir: str, rec: ms.Recording) -> dict:
         raise KeyboardInterrupt
     if (wd / "fail_seed2").exists() and rec.spec.seed == 2:
         raise ValueError("planted failure")
+    if rec.spec.seed == 2 and (wd / "die_once").exists():
+        try:
+            (wd / "die_once").unlink()
+        except FileNotFoundError:
+            pass
+        else:
+            os._exit(1)  # the worker process dies mid-sweep
     with calls.open("a") as fh:
         fh.write(f"{rec.spec.cache_key()}\n")
     return {"mean": float(rec.observed.mean().compute()), "n_units": rec.ground_truth.n_units}
@@ -165,11 +174,14 @@ def test_run_sweep_on_local_cluster_2x3_and_resume(tmp_path):
             progress=False,
         )
         assert len(first) == 3 and len(calls(tmp_path)) == 3
+        (tmp_path / "die_once").write_text("")  # and a worker dies during this run
         df = ms.run_sweep(tiny(), AXES, score, client=client, cache=cache, progress=False)
-        assert len(df) == 6 and df["error"].isna().all()
+        assert not (tmp_path / "die_once").exists()
+        assert len(df) == 6 and df["error"].isna().all()  # the lost point was rerun elsewhere
         assert len(calls(tmp_path)) == 6 and len(set(calls(tmp_path))) == 6  # only the 3 new points ran
         pd.testing.assert_frame_equal(df.iloc[:3].reset_index(drop=True), first)
         # the client active as the default scheduler is used too; everything is cached now
+        assert _active_client() is client
         again = ms.run_sweep(tiny(), AXES, score, cache=cache, progress=False)
         assert len(calls(tmp_path)) == 6
     pd.testing.assert_frame_equal(again, df)
