@@ -2,8 +2,8 @@
 
 from minisim._base import RecordingFormatWarning, SpecWarning
 from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
 from minisim.cache import cache_dir, cache_path, simulate_cached
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
 from minisim.engine import simulate
 from minisim.export import simulate_video
 from minisim.metrics import (
@@ -19,6 +19,7 @@ from minisim.metrics import (
     trace_pearson,
 )
 from minisim.perf import PerfTracker
+from minisim.presets import Region, Scope, build_spec
 from minisim.recording import GroundTruth, Recording
 from minisim.spec import Output, Spec
 from minisim.steps.bleaching import Bleaching
@@ -60,7 +61,9 @@ __all__ = [
     "PerfTracker",
     "PlaceNeurons",
     "Recording",
+    "Region",
     "RecordingFormatWarning",
+    "Scope",
     "Sensor",
     "Spec",
     "SweptSpec",
@@ -70,6 +73,7 @@ __all__ = [
     "VesselLayer",
     "Vignette",
     "activity_similarity",
+    "build_spec",
     "detection_snr",
     "field_pearson",
     "footprint_mask",
