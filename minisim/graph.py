@@ -118,7 +118,7 @@ def mermaid(spec: Spec) -> str:
     chain = [f"s_{s.kind}" for s in movie_steps] + ["observed"]
     for src, dst in itertools.pairwise(chain):
         label = type(spec.step(src[2:])).stage
-        lines.append(f'  {src} == "{label}" ==> {dst}')
+        lines.append(f"  {src} == {label} ==> {dst}")
 
     lines.append("  classDef gtc fill:#e8f5e9,stroke:#2e7d32")
     lines.append("  classDef movie fill:#e3f2fd,stroke:#1565c0")

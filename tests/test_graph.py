@@ -40,8 +40,8 @@ def test_ground_truth_artifacts_are_marked_and_phases_split():
     assert "s_place_neurons" in cell and "s_composite" not in cell
     assert "s_composite" in frame and "s_sensor" in frame
     # the movie chain runs in canonical order and ends in the observed movie
-    assert '  s_composite == "cells_only" ==> s_sensor' in text
-    assert '  s_sensor == "sensor" ==> observed' in text
+    assert "  s_composite == cells_only ==> s_sensor" in text
+    assert "  s_sensor == sensor ==> observed" in text
 
 
 def test_uses_edge_only_when_some_step_produces_it():
