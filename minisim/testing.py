@@ -374,14 +374,13 @@ def score(
     scored = np.asarray(gt.detectable, bool) if restrict_to_detectable else np.ones(gt.n_units, bool)
     A_est = _footprints(estimate.A, gt.fov_shape)
     A_true = gt.A_observed
-    kw = {"metric": match_metric}
     if footprint_shift == "auto" and estimate.shifts is not None and gt.shifts is not None:
         traj = global_shift_from_trajectories(estimate.shifts, gt.shifts, correction=True)
-        by_traj = hungarian_match(A_est, A_true, shift=traj, **kw)
-        by_image = hungarian_match(A_est, A_true, shift="auto", **kw)
+        by_traj = hungarian_match(A_est, A_true, shift=traj, metric=match_metric)
+        by_image = hungarian_match(A_est, A_true, shift="auto", metric=match_metric)
         match = by_image if by_image.total_similarity > by_traj.total_similarity + 1e-12 else by_traj
     else:
-        match = hungarian_match(A_est, A_true, shift=footprint_shift, **kw)
+        match = hungarian_match(A_est, A_true, shift=footprint_shift, metric=match_metric)
     all_pairs = match.matched_pairs(match_threshold)
     pairs = all_pairs[scored[all_pairs[:, 1]]]
     n_true, n_est, n_matched = int(scored.sum()), match.n_est, len(pairs)

@@ -243,3 +243,11 @@ def test_summary_is_readable(moving):
     text = score(perfect(moving.ground_truth), moving).summary()
     assert len(text.splitlines()) == 5
     assert "recall 1.000" in text and "shift rmse 0.000 px" in text
+
+
+def test_roi_traces_stream_from_the_lazy_observed_movie(moving):
+    lazy = moving.observed_movie  # dask-backed DataArray
+    A = moving.ground_truth.A_observed
+    streamed = ms.footprint_roi_trace(lazy, A)
+    assert streamed.shape == (len(A), 40)
+    assert np.allclose(streamed, ms.footprint_roi_trace(lazy.values, A))

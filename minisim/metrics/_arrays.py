@@ -8,6 +8,7 @@ so a recording larger than memory is never loaded whole.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,6 +21,9 @@ import xarray as xr
 NUMPY_BLOCK_BYTES = 64 * 2**20
 
 UNIT_DIMS = ("unit_id", "unit", "cell")
+
+#: Per-pair (count, mean x, mean y, sum dx^2, sum dy^2, sum dx dy) of one block.
+Stats = tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def as_lazy(x: Any, *, first: Sequence[str] = (), last: Sequence[str] = ()) -> np.ndarray | da.Array:
@@ -46,7 +50,9 @@ def as_numpy(x: Any, **kwargs: Any) -> np.ndarray:
     return np.asarray(data.compute() if isinstance(data, da.Array) else data)
 
 
-def map_frame_blocks(fn: Callable[..., Any], arrays: Sequence[np.ndarray | da.Array], axis: int, *static: Any) -> list[Any]:
+def map_frame_blocks(
+    fn: Callable[..., Any], arrays: Sequence[np.ndarray | da.Array], axis: int, *static: Any
+) -> list[Any]:
     """Apply ``fn(start, *blocks, *static)`` to aligned blocks along ``axis``; results in order.
 
     With any dask input the blocks follow its chunks and run on the active
@@ -64,7 +70,7 @@ def map_frame_blocks(fn: Callable[..., Any], arrays: Sequence[np.ndarray | da.Ar
         per_frame = max(1, int(np.prod([a.size // max(length, 1) for a in arrays])) * 8)
         step = max(1, NUMPY_BLOCK_BYTES // per_frame)
         bounds = np.append(np.arange(0, length, step), length).astype(int)
-    pieces = [(int(s), int(e)) for s, e in zip(bounds[:-1], bounds[1:], strict=True) if e > s]
+    pieces = [(int(s), int(e)) for s, e in itertools.pairwise(bounds) if e > s]
     if not pieces:
         return []
 
@@ -117,7 +123,7 @@ class PairedMoments:
         self.sxy = np.zeros(k)
 
     @staticmethod
-    def of_block(x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray, ...]:
+    def of_block(x: np.ndarray, y: np.ndarray) -> Stats:
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         n = x.shape[-1]
@@ -128,7 +134,7 @@ class PairedMoments:
         dx, dy = x - mx[..., None], y - my[..., None]
         return n, mx, my, (dx * dx).sum(-1), (dy * dy).sum(-1), (dx * dy).sum(-1)
 
-    def merge(self, stats: tuple[int, np.ndarray, ...]) -> None:
+    def merge(self, stats: Stats) -> None:
         nb, mx, my, sxx, syy, sxy = stats
         if nb == 0:
             return
@@ -149,7 +155,7 @@ class PairedMoments:
         return cx, cy
 
 
-def _paired_block(start: int, x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray, ...]:
+def _paired_block(start: int, x: np.ndarray, y: np.ndarray) -> Stats:
     return PairedMoments.of_block(x, y)
 
 

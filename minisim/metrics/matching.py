@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -113,7 +114,7 @@ def footprint_matrix(A: Any) -> tuple[sp.csr_matrix, tuple[int, int]]:
     if isinstance(data, da.Array):
         rows = []
         bounds = np.concatenate([[0], np.cumsum(data.chunks[0])]).astype(int)
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for start, stop in itertools.pairwise(bounds):
             block = np.asarray(data[start:stop].compute(), dtype=np.float64)
             rows.append(sp.csr_matrix(np.clip(block.reshape(len(block), h * w), 0, None)))
         mat = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, h * w))
@@ -202,7 +203,9 @@ def shift_footprints(M: sp.csr_matrix, shape: tuple[int, int], dy: int, dx: int)
     return out
 
 
-def phase_correlation_peaks(moving: np.ndarray, fixed: np.ndarray, max_shift: tuple[int, int], n: int) -> list[tuple[int, int]]:
+def phase_correlation_peaks(
+    moving: np.ndarray, fixed: np.ndarray, max_shift: tuple[int, int], n: int
+) -> list[tuple[int, int]]:
     """The ``n`` strongest integer shifts ``(dy, dx)`` that move ``moving`` onto ``fixed``.
 
     Normalized cross-power spectrum (Kuglin & Hines 1975), searched within
@@ -285,7 +288,7 @@ def hungarian_match(
         if shift != "auto":
             raise ValueError(f"shift = {shift!r}; use None, a (dy, dx) pair or 'auto'")
         return _auto_match(E, T, shape, metric, energy_frac)
-    dy, dx = (int(round(float(v))) for v in shift)
+    dy, dx = (round(float(v)) for v in shift)
     sim = similarity(shift_footprints(E, shape, dy, dx), T, metric, energy_frac)
     return Match(sim, _assign(sim), metric, (dy, dx))
 

@@ -13,7 +13,7 @@ import dask.array as da
 import numpy as np
 import scipy.sparse as sp
 
-from minisim.metrics._arrays import UNIT_DIMS, PairedMoments, as_lazy, as_numpy, check_pairing, map_frame_blocks
+from minisim.metrics._arrays import UNIT_DIMS, PairedMoments, Stats, as_lazy, as_numpy, check_pairing, map_frame_blocks
 
 #: Fraction of a footprint's peak above which a pixel belongs to its ROI.
 DEFAULT_ROI_REL_THRESHOLD = 0.18
@@ -31,7 +31,9 @@ def _unit_traces(x: Any, name: str) -> np.ndarray | da.Array:
 def _pairs_and_traces(est: Any, true: Any, pairing: Any, names: tuple[str, str]) -> tuple[Any, Any, np.ndarray]:
     x, y = _unit_traces(est, names[0]), _unit_traces(true, names[1])
     if x.shape[1] != y.shape[1]:
-        raise ValueError(f"{names[0]} has {x.shape[1]} frames but {names[1]} has {y.shape[1]}; they must cover the same frames")
+        raise ValueError(
+            f"{names[0]} has {x.shape[1]} frames but {names[1]} has {y.shape[1]}; they must cover the same frames"
+        )
     if pairing is None:
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"without a pairing, {names[0]} and {names[1]} need the same number of units")
@@ -39,7 +41,7 @@ def _pairs_and_traces(est: Any, true: Any, pairing: Any, names: tuple[str, str])
     return x, y, check_pairing(pairing, x.shape[0], y.shape[0])
 
 
-def _pair_moments_block(start: int, x: np.ndarray, y: np.ndarray, pairs: np.ndarray) -> tuple[int, np.ndarray, ...]:
+def _pair_moments_block(start: int, x: np.ndarray, y: np.ndarray, pairs: np.ndarray) -> Stats:
     return PairedMoments.of_block(x[pairs[:, 0]], y[pairs[:, 1]])
 
 
@@ -215,7 +217,7 @@ def spike_timing(
     return SpikeScore(p, r, f1, n_m, n_e, n_t)
 
 
-def _field_block(start: int, x: np.ndarray, y: np.ndarray) -> tuple[int, np.ndarray, ...]:
+def _field_block(start: int, x: np.ndarray, y: np.ndarray) -> Stats:
     return PairedMoments.of_block(np.reshape(x, (1, -1)), np.reshape(y, (1, -1)))
 
 
@@ -249,7 +251,7 @@ def footprint_mask(a: Any, rel: float = DEFAULT_ROI_REL_THRESHOLD) -> np.ndarray
     if not 0 <= rel < 1:
         raise ValueError(f"rel = {rel} must lie in [0, 1) (a fraction of the footprint's peak)")
     arr = as_numpy(a, first=UNIT_DIMS).astype(np.float64)
-    peak = arr.max(axis=(-2, -1), keepdims=True) if arr.size else np.zeros(arr.shape[:-2] + (1, 1))
+    peak = arr.max(axis=(-2, -1), keepdims=True) if arr.size else np.zeros((*arr.shape[:-2], 1, 1))
     return (arr > rel * peak) & (peak > 0)
 
 
@@ -281,7 +283,9 @@ def footprint_roi_trace(movie: Any, a: Any, rel: float = DEFAULT_ROI_REL_THRESHO
     masks = masks.reshape(-1, *masks.shape[-2:])
     data = as_lazy(movie, first=("frame",))
     if data.ndim != 3 or data.shape[1:] != masks.shape[1:]:
-        raise ValueError(f"movie {data.shape} must be (frame, height, width) matching the footprints' {masks.shape[1:]}")
+        raise ValueError(
+            f"movie {data.shape} must be (frame, height, width) matching the footprints' {masks.shape[1:]}"
+        )
     counts = masks.reshape(len(masks), -1).sum(1).astype(np.float64)
     weights = sp.diags(np.divide(1.0, counts, out=np.full_like(counts, np.nan), where=counts > 0)) @ sp.csr_matrix(
         masks.reshape(len(masks), -1).astype(np.float64)
