@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-import scipy.ndimage as ndi
 import scipy.signal as sig
 
 from minisim._base import bounded
@@ -159,8 +158,11 @@ def neuropil_block(
     spatial: np.ndarray = static["spatial"]
     weights = per_frame["weights"]
     out = block.astype(np.float32, copy=True)
-    for k in range(spatial.shape[0]):
-        out += weights[:, k, None, None] * spatial[k][None]
+    term = np.empty(spatial.shape[1:], np.float32)
+    for i in range(out.shape[0]):  # frame by frame: the temporaries stay in cache
+        for k in range(spatial.shape[0]):
+            np.multiply(spatial[k], weights[i, k], out=term)
+            out[i] += term
     return out
 
 
@@ -231,9 +233,8 @@ def spatial_field(
     noise = keyed_noise(
         seed, step_id, component, (-margin_px - radius, -margin_px - radius), (h + 2 * radius, w + 2 * radius)
     )
-    z = ndi.gaussian_filter(noise, sigma_px, mode="constant", truncate=TRUNCATE)[
-        radius : radius + h, radius : radius + w
-    ]
+    kernel = gaussian_kernel_1d(sigma_px)
+    z = sig.fftconvolve(noise, np.outer(kernel, kernel), mode="valid")  # full kernel support: exactly (h, w)
     return np.maximum(0.0, 1.0 + contrast * z / filtered_noise_std(sigma_px))
 
 
