@@ -134,7 +134,7 @@ def run_blocks(
         client = active_client()
         if client is None:
             with _BlockWatcher(blocks.name, done):
-                dask.compute(blocks)
+                dask.persist(blocks)  # persist keeps every block key (compute may fuse them away)
             return
         _run_distributed(client, blocks, done)
 

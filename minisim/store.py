@@ -380,7 +380,10 @@ def _finish(tmp: Path, dest: Path, status: str) -> None:
 def _resolve_stages(rec: Any, stages: list[str] | None) -> list[str]:
     if stages is None:
         return list(rec.stage_order) if rec.spec.output.save_intermediates else []
-    return list(dict.fromkeys(str(rec.stage(s).name) for s in stages))
+    try:
+        return list(dict.fromkeys(str(rec.stage(s).name) for s in stages))
+    except (KeyError, ValueError) as err:
+        raise StoreError(f"stages: {err.args[0]}") from err
 
 
 def save(

@@ -13,15 +13,32 @@ import importlib
 import sys
 
 #: Modules of minisim.cli that provide subcommands, in help order.
-SUBCOMMANDS = ("spec_cmd", "graph_cmd", "preview_cmd", "export_cmd")
+SUBCOMMANDS = ("simulate_cmd", "spec_cmd", "info_cmd", "graph_cmd", "preview_cmd", "export_cmd")
 
 
 class UserError(Exception):
     """A problem with the user's input: printed as one short message, exit status 2."""
 
 
+def explain_validation(err: Exception, source: str = "spec", limit: int = 4) -> UserError:
+    """A pydantic ValidationError as one short message: field path, value, rule and fix."""
+    lines = []
+    errors = err.errors(include_url=False) if hasattr(err, "errors") else []
+    for e in errors[:limit]:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".") or source
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        if "got " not in msg and "input" in e and not isinstance(e["input"], dict):
+            msg += f" (got {e['input']!r})"
+        lines.append(f"{where}: {msg}")
+    more = f"\n  ... and {len(errors) - limit} more" if len(errors) > limit else ""
+    body = "\n  ".join(lines) if lines else str(err)
+    return UserError(f"invalid {source}:\n  {body}{more}\n(run `minisim spec` for a valid spec to start from)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minisim", description="Simulate 1-photon miniscope recordings with exact ground truth.")
+    parser = argparse.ArgumentParser(
+        prog="minisim", description="Simulate 1-photon miniscope recordings with exact ground truth."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(f"minisim.cli.{name}").register(sub)
@@ -30,7 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the problem
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
         return int(args.func(args) or 0)
     except UserError as err:

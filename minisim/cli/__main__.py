@@ -2,4 +2,5 @@ import sys
 
 from minisim.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # guard: distributed worker processes re-import the main module
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""``minisim info``: summarise a stored recording, finished or not."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from minisim.cli import UserError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("info", help="summarise a recording store (or its unfinished write)")
+    p.add_argument("path", metavar="PATH", help="a store written by `minisim simulate --out PATH`")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from minisim.cli.simulate_cmd import _human
+    from minisim.store import StoreError, describe
+
+    try:
+        info = describe(args.path)
+    except StoreError as err:
+        raise UserError(str(err)) from err
+    status = "complete" if info["complete"] else f"INCOMPLETE ({info.get('chunks_done', '?')} chunks written)"
+    print(f"{info['path']}: {status}")
+    for key in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "observed",
+                "n_units", "stages", "ground_truth_fields"):  # fmt: skip
+        if key in info:
+            value = ", ".join(info[key]) if isinstance(info[key], list) else info[key]
+            print(f"  {key:20s}{value}")
+    print(f"  {'size on disk':20s}{_human(info['bytes_on_disk'])}")
+    if not info["complete"]:
+        print("  resume with: minisim simulate <the same spec> --out <PATH> --resume")
+    return 0
