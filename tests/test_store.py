@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import dask
@@ -261,3 +262,27 @@ def test_zarr_array_reads_through_plain_zarr(rec, tmp_path):
     assert g["observed"].shape == (40, 64, 64)
     assert set(json.loads((out / "ground_truth" / ".zattrs").read_text())["absent"]) >= {"shifts"}
     assert os.path.getsize(out / "spec.json") > 0
+
+
+def test_round_trip_with_every_registered_step(tmp_path):
+    """Motion shifts, bleaching, fields and every stage survive save -> load exactly."""
+    from minisim.steps.registry import STEP_FOR_KIND
+
+    base = small_spec(duration_s=1.0)
+    have = {s.kind for s in base.steps}
+    extra = [cls() for kind, cls in STEP_FOR_KIND.items() if kind not in have]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ms.SpecWarning)  # motion extent vs a 64 px field of view
+        spec = ms.Spec(acquisition=base.acquisition, seed=0, steps=[*base.steps, *extra])
+    rec = ms.simulate(spec, chunk_frames=6)
+    back = load(save(rec, tmp_path / "r.zarr", stages=list(rec.stage_order)))
+    assert_same_truth(rec.ground_truth, back.ground_truth)
+    assert rec.ground_truth.shifts is not None and rec.ground_truth.bleaching is not None
+    assert np.array_equal(back.observed.values, rec.observed.values)
+    for name in rec.stage_order:
+        assert np.array_equal(back.stage(name).values, rec.stage(name).values), name
+
+
+def test_single_chunk_write_reports_progress(rec, tmp_path, capsys):
+    save(rec, tmp_path / "one.zarr", chunk_frames=64, progress=True)
+    assert "40/40" in capsys.readouterr().err
