@@ -94,6 +94,7 @@ class Spec(Base):
                 f"fix: raise tau_decay_s to >= {1 / acq.fps:g} s or the frame rate",
             )
         self._check_focus(acq)
+        self._check_positions(acq)
         return self
 
     def _step_error(self, kind: str, field: str, value: Any, message: str) -> ValidationError:
@@ -155,6 +156,27 @@ class Spec(Base):
                 SpecWarning,
                 stacklevel=2,
             )
+
+    def _check_positions(self, acq: Acquisition) -> None:
+        """Warn about explicit cell positions whose soma cannot reach the field of view."""
+        placer = self.step("place_neurons")
+        if placer is None:
+            return
+        half_h, half_w = acq.fov_um[0] / 2, acq.fov_um[1] / 2
+        for pop in placer.resolved_populations:
+            outside = [
+                p
+                for p in pop.positions_um or ()
+                if abs(p[1]) - pop.soma_radius_um > half_h or abs(p[2]) - pop.soma_radius_um > half_w
+            ]
+            if outside:
+                warnings.warn(
+                    f"positions_um {outside[:3]}{' ...' if len(outside) > 3 else ''} lie outside the "
+                    f"{acq.fov_um[0]:.1f} x {acq.fov_um[1]:.1f} um field of view (y, x within +/- half of it, "
+                    "optical axis at 0); those cells are dropped from the ground truth. Fix: move them inside",
+                    SpecWarning,
+                    stacklevel=2,
+                )
 
     def step(self, kind: str) -> Any:
         """The step of this kind, or None."""

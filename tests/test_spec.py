@@ -270,6 +270,19 @@ def test_focus_warning_considers_every_population_and_explicit_positions():
     assert not _warnings_of(lambda: ms.Spec(acquisition=acq, steps=[ms.PlaceNeurons(positions_um=[(100.0, 0.0, 0.0)])]))
 
 
+def test_explicit_positions_outside_the_fov_warn():
+    acq = ms.Acquisition(image_sensor=ms.ImageSensor(n_px_height=64, n_px_width=64, pixel_pitch_um=8.0))  # 64 um
+    inside = ms.PlaceNeurons(positions_um=[(30.0, 20.0, -20.0)], soma_radius_um=5.0)
+    assert not _warnings_of(lambda: ms.Spec(acquisition=acq, steps=[inside]))
+    outside = ms.PlaceNeurons(positions_um=[(30.0, 0.0, 0.0), (30.0, 0.0, 45.0)], soma_radius_um=5.0)
+    caught = _warnings_of(lambda: ms.Spec(acquisition=acq, steps=[outside]))
+    assert len(caught) == 1 and "45.0" in str(caught[0].message) and "dropped" in str(caught[0].message)
+    with pytest.warns(ms.SpecWarning):
+        short = ms.Spec(acquisition=acq.model_copy(update={"duration_s": 0.05}), steps=[outside])
+    rec = ms.simulate(short)
+    assert rec.ground_truth.n_units == 1  # as warned
+
+
 # -- JSON ------------------------------------------------------------------------------------------
 
 
