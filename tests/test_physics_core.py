@@ -305,10 +305,11 @@ def test_photon_transfer_through_the_engine():
     """A uniform leakage glow is a flat field: the recorded movie's PTC slope is the configured gain."""
     leakage = pytest.importorskip("minisim.steps.leakage")
     hw = ms.ImageSensor(
-        n_px_height=64, n_px_width=64, quantum_efficiency=0.8, read_noise_e=6.0, gain_adu_per_e=1.5, bit_depth=16
+        n_px_height=64, n_px_width=64, quantum_efficiency=0.8, read_noise_e=12.0, gain_adu_per_e=1.5, bit_depth=16
     )
     means, variances = [], []
-    for ppu in (50.0, 150.0, 450.0, 1350.0):
+    levels = (100.0, 300.0, 900.0, 2700.0)
+    for ppu in levels:
         spec = ms.Spec(
             acquisition=ms.Acquisition(duration_s=1.0, image_sensor=hw),
             steps=[leakage.Leakage(profile="uniform", level=1.0), ms.Sensor(photons_per_unit=ppu)],
@@ -320,8 +321,8 @@ def test_photon_transfer_through_the_engine():
         variances.append(movie.var())
     slope, intercept = np.polyfit(means, variances, 1)
     assert slope == pytest.approx(1.5, rel=0.03)
-    assert intercept == pytest.approx((1.5 * 6.0) ** 2 + 1.5 / 2 + 1 / 12, rel=0.10)  # 82 k samples a level
-    assert np.polyfit([50.0, 150.0, 450.0, 1350.0], means, 1)[0] == pytest.approx(1.5 * 0.8, rel=0.01)
+    assert intercept == pytest.approx((1.5 * 12.0) ** 2 + 1.5 / 2 + 1 / 12, rel=0.03)  # 82 k samples a level
+    assert np.polyfit(levels, means, 1)[0] == pytest.approx(1.5 * 0.8, rel=0.01)
 
 
 # -- calcium and activity ---------------------------------------------------------------------------
