@@ -211,3 +211,11 @@ def test_motion_larger_than_five_percent_of_the_fov_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ms.SpecWarning)
         ms.Spec(acquisition=acq, steps=[*steps, ms.BrainMotion(motion_amplitude_um=3.0, max_shift_um=3.0)])
+
+
+def test_explicit_trajectory_survives_a_json_round_trip():
+    traj = np.column_stack([np.linspace(0, 2, 20), np.linspace(0, -1.5, 20)])
+    spec = motion_spec(ms.BrainMotion(trajectory_um=traj, max_shift_um=3.0), duration_s=1.0)
+    again = ms.Spec.from_json(spec.to_json())
+    assert again == spec and again.cache_key() == spec.cache_key()
+    np.testing.assert_array_equal(np.asarray(again.step("brain_motion").trajectory_um), traj)

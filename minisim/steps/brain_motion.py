@@ -65,21 +65,26 @@ class BrainMotion(StepSpec):
     discretized by the bilinear transform at ~300 Hz and run with
     ``scipy.signal.lfilter``. Drives: a stride sinusoid on ``locomotion_axis``
     whose frequency wanders by 5 % rms, up to ~15 % (one-pole low-pass noise,
-    tau 0.3 s), and
-    red noise (tau 0.12 s) on both axes. After a burn-in each response is
-    averaged over each frame's exposure, re-zeroed at frame 0 and scaled to
-    unit RMS radius; they are mixed as ``sqrt(f) L + sqrt(1 - f) N``, scaled
-    so the 99th-percentile radius equals ``motion_amplitude_um`` and clamped
-    radially to ``max_shift_um``. The resonance near 6 Hz and the
-    locomotion-locked peak follow in-vivo miniscope motion spectra
-    (Dombeck et al. 2007, Neuron 56; Ghosh et al. 2011, Nat. Methods 8).
-    Walk: ``N(0, walk_step_um)`` per axis and frame, projected back onto the
-    disk of radius ``max_shift_um`` after each step.
+    tau 0.3 s), and red noise (tau 0.12 s) on both axes. After a burn-in each
+    response is averaged over each frame's exposure, re-zeroed at frame 0 and
+    scaled to unit RMS radius; they are mixed as ``sqrt(f) L + sqrt(1 - f)
+    N``, scaled so the 99th-percentile radius equals ``motion_amplitude_um``
+    and clamped radially to ``max_shift_um``. This is a phenomenological
+    model with minisim 1.0's defaults; displacements of a few µm, largest
+    along the running axis, are typical of awake head-fixed mice (Dombeck et
+    al. 2007, Neuron 56). Walk: ``N(0, walk_step_um)`` per axis and frame,
+    projected back onto the disk of radius ``max_shift_um`` after each step.
 
-    Motion is rigid translation only: no rotation, non-rigid warp or axial
-    (z) focus drift. Ground truth ``shifts`` is the applied displacement in
-    pixels, ``(frame, 2)`` as ``(dy, dx)``; positive moves content
-    down/right, and the correction is its negation.
+    Each frame is the padded canvas sampled at ``position - shift`` by
+    bilinear interpolation, which slightly low-passes sub-pixel-shifted
+    frames (at most a half-pixel tent blur). Motion is rigid translation
+    only: no rotation, non-rigid warp or axial (z) focus drift, and it is
+    constant within a frame (no intra-frame motion blur). Ground truth
+    ``shifts`` is the applied displacement in pixels, ``(frame, 2)`` as
+    ``(dy, dx)``; positive moves content down/right, and the correction is
+    its negation. Differences from minisim 1.0: the trajectory length and
+    the margin are checked when the Spec is built, not at run time, and the
+    warp is numpy (bit-identical on every platform) instead of OpenCV.
     """
 
     kind: Literal["brain_motion"] = "brain_motion"
