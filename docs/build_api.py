@@ -138,7 +138,9 @@ def _fields_table(cls: type) -> list[str]:
 def _class_md(name: str, cls: type) -> list[str]:
     out = [f"### class `{name}`", "", numpydoc_to_md(cls.__doc__)]
     out += _fields_table(cls)
-    decl = {k: getattr(cls, k) for k in ("stage", "domain", "consumes", "uses", "produces") if k in vars(cls)}
+    decl = {}
+    if "kind" in getattr(cls, "model_fields", {}):
+        decl = {k: getattr(cls, k) for k in ("stage", "domain", "consumes", "uses", "produces") if k in vars(cls)}
     if decl:
         out += ["", "Declarations: " + "; ".join(f"`{k}` = `{v!r}`" for k, v in decl.items()), ""]
     is_step = "kind" in getattr(cls, "model_fields", {}) and cls.__name__ != "StepSpec"

@@ -118,11 +118,12 @@ def _show_image(ax: Any, img: np.ndarray, title: str) -> Any:
 
 
 def _draw_contours(ax: Any, contours: list[list[np.ndarray]], detectable: np.ndarray) -> None:
+    lw = 0.7 if len(contours) < 200 else 0.35
     for flag, color, style in ((True, DETECTABLE_COLOR, "solid"), (False, UNDETECTABLE_COLOR, "dashed")):
         segs = [p for polys, d in zip(contours, detectable, strict=True) if bool(d) == flag for p in polys]
         if segs:
             ax.add_collection(
-                LineCollection(segs, colors=color, linewidths=0.7, linestyles=style, alpha=0.9), autolim=False
+                LineCollection(segs, colors=color, linewidths=lw, linestyles=style, alpha=0.9), autolim=False
             )
 
 
@@ -177,7 +178,7 @@ def plot_summary(
     snr = np.asarray(gt.snr, float) if gt.snr is not None else np.zeros(0)
     has_snr = bool(np.isfinite(snr).any())
     n_top = 2 + int(has_motion) + int(has_snr)
-    rows = [3.0, 2.6] + ([2.0] if fields else [])
+    rows = [4.2, 2.4] + ([2.0] if fields else [])
     width = 3.3 * max(3, n_top, len(fields))
     fig = Figure(figsize=(width, sum(rows) + 0.6), layout="constrained")
     grid = fig.add_gridspec(len(rows), 1, height_ratios=rows)
