@@ -1,7 +1,9 @@
 """Execute every code block of README.md and docs/**/*.md as part of the test suite (Sybil).
 
-``python`` blocks run in one namespace per page, in order; ``bash`` blocks run
-with the virtual environment's ``bin`` first on ``PATH``. Each page runs in its
+``python`` blocks run in one namespace per page, in order; ``bash`` blocks made
+only of ``minisim ...`` lines (optionally ``> FILE``) call the command-line entry
+point in-process, any other ``bash`` block runs in a shell with the virtual
+environment's ``bin`` first on ``PATH``. Each page runs in its
 own temporary directory, so examples may write files freely. Lines calling
 ``make`` are the set-up commands themselves (they create the environment this
 suite runs in, and ``make test`` is this suite), so they are left out; any other
@@ -11,7 +13,10 @@ tests/test_docs.py checks that no other kind of block slips through.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -24,9 +29,40 @@ from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipP
 BIN = str(Path(sys.executable).parent)
 
 
+def _minisim_commands(lines: list[str]) -> list[tuple[list[str], str | None]] | None:
+    """``(argv, stdout file)`` per line when every line is a plain ``minisim ...`` command, else None."""
+    out = []
+    for line in lines:
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        tokens = shlex.split(line)
+        target = None
+        if len(tokens) > 2 and tokens[-2] == ">":
+            tokens, target = tokens[:-2], tokens[-1]
+        if tokens[0] != "minisim" or any(t in {"|", ">", "<", "&&", ";", ">>"} for t in tokens):
+            return None
+        out.append((tokens[1:], target))
+    return out
+
+
 def _run_bash(example: Any) -> None:
     lines = [ln for ln in example.parsed.splitlines() if not ln.lstrip().startswith("make ")]
     if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in lines):
+        return
+    commands = _minisim_commands(lines)
+    if commands is not None:
+        # Same entry point as the console script, run in-process (saves an interpreter start per line).
+        from minisim.cli import main
+
+        for argv, target in commands:
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                status = main(argv)
+            if status != 0:
+                raise AssertionError(f"`minisim {shlex.join(argv)}` exited {status}:\n{buf.getvalue()}")
+            if target is not None:
+                Path(target).write_text(buf.getvalue())
         return
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ.get("PATH", ""), "MPLBACKEND": "Agg"}
     proc = subprocess.run(
