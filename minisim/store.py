@@ -40,8 +40,8 @@ from typing import Any
 import dask.array as da
 import numcodecs
 import numpy as np
-import zarr
 
+from minisim import _zarr_compat as zc
 from minisim._base import RecordingFormatWarning
 from minisim.footprint import Footprints
 from minisim.progress import run_blocks
@@ -282,17 +282,18 @@ def _init_store(
 ) -> None:
     tmp.mkdir(parents=True)
     manifest.save()  # first, so the directory is recognisably ours
-    root = zarr.open_group(str(tmp), mode="w", zarr_format=2)
+    root = zc.open_group(str(tmp), mode="w")
     chunk_frames = layout["chunk_frames"]
     for item in items:
-        arr = root.create_array(
+        arr = zc.create_array(
+            root,
             item.path,
             shape=item.value.shape,
             dtype=item.value.dtype,
             chunks=_chunks(item, chunk_frames),
-            compressors=COMPRESSOR,
+            compressor=COMPRESSOR,
             fill_value=None,
-            config=_WRITE_ALL,
+            **_WRITE_ALL,
         )
         if item.dims is not None:
             arr.attrs["_ARRAY_DIMENSIONS"] = list(item.dims)
@@ -336,7 +337,7 @@ def _write_chunk(
     for path, axis, block in zip(paths, axes, blocks, strict=True):
         sel = [slice(None)] * block.ndim
         sel[axis] = slice(a, b)
-        zarr.open_array(root, path=path, mode="r+", zarr_format=2).with_config(_WRITE_ALL)[tuple(sel)] = block
+        zc.open_array(root, path=path, mode="r+", **_WRITE_ALL)[tuple(sel)] = block
     return np.ones(1, bool)
 
 
@@ -358,12 +359,12 @@ def _chunk_writes(tmp: Path, items: list[_Item], n_frames: int, chunk_frames: in
 
 
 def _finish(tmp: Path, dest: Path, status: str) -> None:
-    root = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
+    root = zc.open_group(str(tmp), mode="r+")
     root.attrs["complete"] = True
     (tmp / MANIFEST).unlink()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not recognized as a component", category=UserWarning)
-        zarr.consolidate_metadata(str(tmp), zarr_format=2)
+        zc.consolidate_metadata(str(tmp))
     if dest.exists() and status == "replace":
         backup = dest.with_name(f".{dest.name}.replaced-{uuid.uuid4().hex[:8]}")
         os.replace(dest, backup)
@@ -566,7 +567,7 @@ def load(path: str | os.PathLike[str]) -> Any:
             RecordingFormatWarning,
             stacklevel=2,
         )
-    root = zarr.open_group(str(p), mode="r", zarr_format=2)
+    root = zc.open_group(str(p), mode="r")
     stages = {"_fov": da.from_zarr(root["observed"])}
     for name in attrs.get("stages", []):
         stages[name] = da.from_zarr(root[f"stages/{name}"])
