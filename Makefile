@@ -1,11 +1,21 @@
 # The two commands (see README): `make demo` and `make test`.
-# Both create the virtual environment in .venv on first use.
+# Both create the virtual environment in .venv on first use. `make test-zarr2`
+# runs the storage tests again in .venv-zarr2 with zarr-python 2 (minian 2.x).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# A second environment with the pins minian 2.x users have: zarr-python 2.18
+# (rechunker needs zarr<3) and an xarray older than 2026.04 (which needs zarr 3).
+VENV2 := .venv-zarr2
+BIN2 := $(VENV2)/bin
+STAMP2 := $(VENV2)/.installed
+ZARR2_CONSTRAINTS := .ci/zarr2-constraints.txt
+# Save/load, the minian layout, the cache, minisim.testing and the cross-version round trip.
+ZARR2_TESTS := tests/test_store.py tests/test_export.py tests/test_testing.py tests/test_cache.py \
+	tests/test_zarr_versions.py
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-zarr2 lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,11 +23,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
+$(STAMP2): pyproject.toml $(ZARR2_CONSTRAINTS)
+	$(PY) -m venv $(VENV2)
+	$(BIN2)/python -m pip install --quiet --upgrade pip
+	$(BIN2)/python -m pip install --quiet -c $(ZARR2_CONSTRAINTS) -e ".[test]"
+	$(BIN2)/python -c "import sys, zarr; sys.exit(0 if zarr.__version__.startswith('2.') else f'$(VENV2) resolved zarr {zarr.__version__}, not 2.x')"
+	touch $(STAMP2)
+
 demo: $(STAMP)
 	$(BIN)/minisim simulate --out recording.zarr --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-zarr2: $(STAMP2)
+	@$(BIN2)/python -c "import numcodecs, numpy, xarray, zarr; print(f'zarr {zarr.__version__}, xarray {xarray.__version__}, numcodecs {numcodecs.__version__}, numpy {numpy.__version__}')"
+	$(BIN2)/python -m pytest -q -p no:cacheprovider $(ZARR2_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check minisim tests benchmarks
@@ -28,4 +49,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py
 
 clean:
-	rm -rf $(VENV) recording.zarr
+	rm -rf $(VENV) $(VENV2) recording.zarr
