@@ -26,12 +26,20 @@ from tests.conftest import small_spec
 
 distributed = pytest.importorskip("distributed")
 
-pytestmark = [
+#: For the tests that start a cluster.
+cluster_test = [
     pytest.mark.slow,
     pytest.mark.timeout(120),
     # distributed still starts its HTTP (health) server on 8787 and moves on when that port is taken.
     pytest.mark.filterwarnings("ignore:Port 8787 is already in use"),
 ]
+
+
+def _marked(fn):  # type: ignore[no-untyped-def]
+    for mark in cluster_test:
+        fn = mark(fn)
+    return fn
+
 
 DASK = str(Path(sys.executable).with_name("dask"))
 
@@ -89,6 +97,7 @@ def scheduler_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             _stop(proc)
 
 
+@_marked
 def test_external_scheduler_and_worker_equal_synchronous(scheduler_address: str) -> None:
     spec = _spec()
     expected = _local(spec)
@@ -105,6 +114,7 @@ def test_external_scheduler_and_worker_equal_synchronous(scheduler_address: str)
     assert expected.std() > 0  # a real movie, not all zeros
 
 
+@_marked
 def test_local_cluster_with_processes_equals_synchronous(tmp_path: Path) -> None:
     spec = _spec()
     expected = _local(spec)
@@ -118,6 +128,7 @@ def test_local_cluster_with_processes_equals_synchronous(tmp_path: Path) -> None
     np.testing.assert_array_equal(got, expected)
 
 
+@_marked
 def test_cli_on_external_scheduler_equals_local(scheduler_address: str, tmp_path: Path) -> None:
     cli = pytest.importorskip("minisim.cli")
     spec = _spec()
@@ -133,3 +144,35 @@ def test_cli_on_external_scheduler_equals_local(scheduler_address: str, tmp_path
         local = ms.simulate(spec)
         np.testing.assert_array_equal(np.asarray(loaded.ground_truth.C), np.asarray(local.ground_truth.C))
         np.testing.assert_array_equal(np.asarray(loaded.ground_truth.shifts), np.asarray(local.ground_truth.shifts))
+
+
+def _graph_figures(duration_s: float, chunk_frames: int = 10) -> tuple[int, int, int, int]:
+    """Tasks, pickled bytes and frame chunks of ``observed``'s graph, and bytes of the eager per-frame inputs."""
+    import cloudpickle
+
+    from minisim.engine import Artifacts, StepContext, geometry_of
+
+    data = _spec().model_dump(mode="json")
+    data["acquisition"]["duration_s"] = duration_s
+    spec = ms.Spec.model_validate(data)
+    movie = ms.simulate(spec, chunk_frames=chunk_frames).observed.data
+    graph = dict(movie.__dask_graph__())
+    artifacts = Artifacts(spec, geometry_of(spec))
+    artifacts.run_all()
+    ops = [op for s in spec.steps if (op := s.movie_op(StepContext(artifacts, s))) is not None]
+    eager = sum(
+        np.asarray(a).nbytes for op in ops for a in op.per_frame.values() if not isinstance(a, dask.array.Array)
+    )
+    # Each task pickled on its own, as it is shipped to a worker (pickling the whole dict would share objects).
+    return len(graph), sum(len(cloudpickle.dumps(task)) for task in graph.values()), eager, movie.numblocks[0]
+
+
+def test_graph_holds_one_copy_of_per_frame_inputs_and_a_constant_number_of_tasks_per_chunk() -> None:
+    short_tasks, short_bytes, _, short_chunks = _graph_figures(10.0)
+    long_tasks, long_bytes, long_eager, long_chunks = _graph_figures(400.0)
+    assert long_chunks == 40 * short_chunks
+    # O(chunks) tasks: the same number of tasks per frame chunk, however long the recording.
+    assert long_tasks <= short_tasks * long_chunks / short_chunks + 8
+    # The traces/shifts enter the graph once (not once per task or per op), plus a small, fixed cost per chunk.
+    assert long_eager > 100_000
+    assert long_bytes <= short_bytes + 1.1 * long_eager + 4_000 * long_chunks
