@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
-import json
 import os
 import shutil
 import string
@@ -43,16 +41,25 @@ import numpy as np
 
 from minisim import _zarr_compat as zc
 from minisim._base import RecordingFormatWarning
+from minisim._store_format import (  # noqa: F401 - re-exported
+    FORMAT_VERSION,
+    GT,
+    MANIFEST,
+    PARTIAL_SUFFIX,
+    SPEC_FILE,
+    StoreError,
+    _Manifest,
+    _read_json,
+    _spec_digest,
+    _write_json,
+    partial_path,
+    store_attrs,
+)
+from minisim._store_read import describe, load  # noqa: F401 - re-exported
 from minisim.footprint import Footprints
 from minisim.progress import run_blocks
-from minisim.spec import ENGINE_VERSION, Spec
+from minisim.spec import ENGINE_VERSION
 
-#: On-disk layout version; ``load`` refuses any other (minisim 1.0 wrote 2).
-FORMAT_VERSION = 3
-PARTIAL_SUFFIX = ".partial"
-MANIFEST = ".minisim-manifest.json"
-SPEC_FILE = "spec.json"
-GT = "ground_truth"
 COMPRESSOR = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
 #: Every chunk is written, even all-zero ones: with ``fill_value`` null (so
 #: xarray does not mask zeros as missing) zarr-python 2 would otherwise read
@@ -60,42 +67,6 @@ COMPRESSOR = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHU
 _WRITE_ALL = {"write_empty_chunks": True}
 #: Chunk size (bytes) for arrays without a frame axis (footprint data, fields).
 _FLAT_CHUNK_BYTES = 16 * 2**20
-
-
-class StoreError(ValueError):
-    """A store cannot be written or read as asked; the message says why and what to do."""
-
-
-def partial_path(path: str | os.PathLike[str]) -> Path:
-    """Where an unfinished write of ``path`` lives."""
-    p = Path(path)
-    return p.with_name(p.name + PARTIAL_SUFFIX)
-
-
-def _spec_digest(text: str) -> str:
-    canonical = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_json(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value))
-    os.replace(tmp, path)
-
-
-def store_attrs(path: Path) -> dict[str, Any] | None:
-    """Root attributes if ``path`` is a minisim store (any version), else None."""
-    attrs = _read_json(path / ".zattrs") if (path / ".zgroup").is_file() else None
-    if attrs is None or "format_version" not in attrs or "spec_cache_key" not in attrs:
-        return None
-    return attrs
 
 
 # ---------------------------------------------------------------- destination
@@ -241,34 +212,6 @@ def _layout(items: list[_Item], chunk_frames: int, spec_key: str) -> dict[str, A
 
 
 # ---------------------------------------------------------------- write
-
-
-class _Manifest:
-    """Finished frame chunks of an unfinished write, kept as ranges in a sidecar JSON."""
-
-    def __init__(self, root: Path, layout: dict[str, Any], done: set[int] | None = None, state: str = "init"):
-        self.file, self.layout, self.done, self.state = root / MANIFEST, layout, set(done or ()), state
-
-    @classmethod
-    def read(cls, root: Path) -> _Manifest | None:
-        data = _read_json(root / MANIFEST)
-        if data is None or "layout" not in data:
-            return None
-        done = {i for a, b in data.get("done", []) for i in range(a, b)}
-        return cls(root, data["layout"], done, data.get("state", "init"))
-
-    def save(self) -> None:
-        ranges: list[list[int]] = []
-        for i in sorted(self.done):
-            if ranges and ranges[-1][1] == i:
-                ranges[-1][1] = i + 1
-            else:
-                ranges.append([i, i + 1])
-        _write_json(self.file, {"state": self.state, "layout": self.layout, "done": ranges})
-
-    def mark(self, index: int) -> None:
-        self.done.add(index)
-        self.save()
 
 
 def _init_store(
@@ -500,125 +443,3 @@ def _explain_os_error(err: OSError, dest: Path, tmp: Path, items: list[_Item]) -
             f"cannot write {str(dest)!r}: {err.strerror} ({err.filename}); fix: choose a writable location.{keep}"
         )
     return StoreError(f"writing {str(dest)!r} failed: {err}.{keep}")
-
-
-# ---------------------------------------------------------------- read
-
-
-def _resume_hint(dest: Path) -> str:
-    return (
-        f"fix: resume it with `minisim simulate {dest / SPEC_FILE if dest.exists() else '<spec.json>'} --out "
-        f"{dest} --resume` (or rec.save({str(dest)!r}, resume=True) with the same spec), or re-simulate"
-    )
-
-
-def load(path: str | os.PathLike[str]) -> Any:
-    """Read a store written by :func:`save` into a :class:`~minisim.recording.Recording`.
-
-    The movie (and any stored stages) stay lazy (``da.from_zarr``); the
-    ground truth is read exactly. Refuses, with a message saying what to
-    do: a missing or non-minisim path, another format version, an
-    unfinished write, and a store whose ``spec.json`` was edited.
-    """
-    from minisim.recording import GroundTruth, Recording
-
-    p = Path(path).expanduser()
-    if not p.exists():
-        tmp = partial_path(p)
-        if (tmp / MANIFEST).is_file():
-            m = _Manifest.read(tmp)
-            n = len(m.done) if m else 0
-            raise StoreError(
-                f"{str(p)!r} is not finished: an interrupted write is in {str(tmp)!r} ({n} frame chunks "
-                f"done); {_resume_hint(p)}"
-            )
-        raise StoreError(
-            f"no minisim recording at {str(p)!r}; fix: check the path, or write one with `minisim simulate --out PATH`"
-        )
-    if (p / MANIFEST).is_file():
-        dest = p.with_name(p.name.removesuffix(PARTIAL_SUFFIX))
-        raise StoreError(f"{str(p)!r} is an unfinished write (incomplete store); {_resume_hint(dest)}")
-    attrs = store_attrs(p)
-    if attrs is None:
-        raise StoreError(f"{str(p)!r} is not a minisim recording (no minisim attributes in .zattrs)")
-    if attrs["format_version"] != FORMAT_VERSION:
-        raise StoreError(
-            f"{str(p)!r} has store format_version {attrs['format_version']}, but this minisim reads "
-            f"format {FORMAT_VERSION}; fix: re-simulate it from its spec.json with this version"
-        )
-    if not attrs.get("complete"):
-        raise StoreError(f"{str(p)!r} is incomplete (its write did not finish); {_resume_hint(p)}")
-    text = (p / SPEC_FILE).read_text()
-    try:
-        edited = _spec_digest(text) != attrs.get("spec_sha256")
-    except ValueError:
-        edited = True
-    if edited:
-        raise StoreError(
-            f"the spec in {str(p / SPEC_FILE)!r} was edited after the recording was written (its hash "
-            "no longer matches), so the data does not match it; fix: restore spec.json, or re-simulate "
-            "the edited spec with `minisim simulate spec.json --out NEW_PATH`"
-        )
-    spec = Spec.from_json(text)
-    if attrs.get("engine_version") != ENGINE_VERSION or spec.cache_key() != attrs["spec_cache_key"]:
-        warnings.warn(
-            f"{p} was written by minisim engine {attrs.get('engine_version')} (this is {ENGINE_VERSION}); "
-            "the stored data is exact, but re-simulating its spec now may give other values",
-            RecordingFormatWarning,
-            stacklevel=2,
-        )
-    root = zc.open_group(str(p), mode="r")
-    stages = {"_fov": da.from_zarr(root["observed"])}
-    for name in attrs.get("stages", []):
-        stages[name] = da.from_zarr(root[f"stages/{name}"])
-    gt_group = root[GT]
-    gt_attrs = dict(gt_group.attrs)
-    known = {f.name for f in dataclasses.fields(GroundTruth)}
-    kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in gt_attrs["scalars"].items()}
-    for name in gt_attrs["present"]:
-        if name in gt_attrs["footprints"]:
-            parts = {k: gt_group[f"{name}/{k}"][...] for k in ("offsets", "shapes", "data")}
-            kwargs[name] = Footprints.from_arrays(**parts, canvas_shape=gt_attrs["footprints"][name]["canvas_shape"])
-        else:
-            kwargs[name] = gt_group[name][...]
-    kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
-    gt = GroundTruth(**{k: v for k, v in kwargs.items() if k in known})
-    return Recording(
-        spec=spec,
-        ground_truth=gt,
-        stages=stages,
-        stage_order=tuple(attrs.get("stages", [])),
-        margin_px=int(attrs.get("margin_px", 0)),
-    )
-
-
-def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A summary of a store or of its unfinished write, without loading data."""
-    p = Path(path).expanduser()
-    tmp = p if (p / MANIFEST).is_file() else partial_path(p)
-    where = p if p.exists() and not (p / MANIFEST).is_file() else tmp
-    if not where.exists():
-        raise StoreError(f"no minisim recording at {str(p)!r}")
-    attrs = store_attrs(where) or {}
-    m = _Manifest.read(where)
-    info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
-    info.update(
-        {
-            k: attrs[k]
-            for k in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "stages")
-            if k in attrs
-        }
-    )
-    if m is not None:
-        total = len(range(0, m.layout["arrays"]["observed"][0][0], m.layout["chunk_frames"]))
-        info["chunks_done"] = f"{len(m.done)}/{total}"
-    if (where / ".zgroup").is_file() and (where / "observed" / ".zarray").is_file():
-        meta = _read_json(where / "observed" / ".zarray") or {}
-        info["observed"] = f"{tuple(meta.get('shape', ()))} {np.dtype(meta.get('dtype', 'u1')).name}"
-        gt = _read_json(where / GT / ".zattrs") or {}
-        info["ground_truth_fields"] = gt.get("present", [])
-        n = _read_json(where / GT / "C" / ".zarray")
-        if n:
-            info["n_units"] = n["shape"][0]
-    info["bytes_on_disk"] = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
-    return info

@@ -187,6 +187,8 @@ def test_disk_full_is_a_clear_error_and_the_write_resumes(rec, tmp_path, monkeyp
     assert not out.exists() and partial_path(out).is_dir()
     with pytest.raises(StoreError, match="not finished"):
         load(out)
+    info = store.describe(out)
+    assert info["complete"] is False and info["chunks_done"] == "2/6"
     monkeypatch.undo()
     written = []
     monkeypatch.setattr(store, "_write_chunk", lambda *a: written.append(1) or real(*a))

@@ -1,0 +1,149 @@
+"""Reading stores written by :mod:`minisim.store`: ``load`` and ``describe``."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from minisim import _zarr_compat as zc
+from minisim._base import RecordingFormatWarning
+from minisim._store_format import (
+    FORMAT_VERSION,
+    GT,
+    MANIFEST,
+    PARTIAL_SUFFIX,
+    SPEC_FILE,
+    StoreError,
+    _Manifest,
+    _read_json,
+    _spec_digest,
+    partial_path,
+    store_attrs,
+)
+from minisim.footprint import Footprints
+from minisim.spec import ENGINE_VERSION, Spec
+
+
+def _resume_hint(dest: Path) -> str:
+    return (
+        f"fix: resume it with `minisim simulate {dest / SPEC_FILE if dest.exists() else '<spec.json>'} --out "
+        f"{dest} --resume` (or rec.save({str(dest)!r}, resume=True) with the same spec), or re-simulate"
+    )
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Read a store written by :func:`save` into a :class:`~minisim.recording.Recording`.
+
+    The movie (and any stored stages) stay lazy (``da.from_zarr``); the
+    ground truth is read exactly. Refuses, with a message saying what to
+    do: a missing or non-minisim path, another format version, an
+    unfinished write, and a store whose ``spec.json`` was edited.
+    """
+    from minisim.recording import GroundTruth, Recording
+
+    p = Path(path).expanduser()
+    if not p.exists():
+        tmp = partial_path(p)
+        if (tmp / MANIFEST).is_file():
+            m = _Manifest.read(tmp)
+            n = len(m.done) if m else 0
+            raise StoreError(
+                f"{str(p)!r} is not finished: an interrupted write is in {str(tmp)!r} ({n} frame chunks "
+                f"done); {_resume_hint(p)}"
+            )
+        raise StoreError(
+            f"no minisim recording at {str(p)!r}; fix: check the path, or write one with `minisim simulate --out PATH`"
+        )
+    if (p / MANIFEST).is_file():
+        dest = p.with_name(p.name.removesuffix(PARTIAL_SUFFIX))
+        raise StoreError(f"{str(p)!r} is an unfinished write (incomplete store); {_resume_hint(dest)}")
+    attrs = store_attrs(p)
+    if attrs is None:
+        raise StoreError(f"{str(p)!r} is not a minisim recording (no minisim attributes in .zattrs)")
+    if attrs["format_version"] != FORMAT_VERSION:
+        raise StoreError(
+            f"{str(p)!r} has store format_version {attrs['format_version']}, but this minisim reads "
+            f"format {FORMAT_VERSION}; fix: re-simulate it from its spec.json with this version"
+        )
+    if not attrs.get("complete"):
+        raise StoreError(f"{str(p)!r} is incomplete (its write did not finish); {_resume_hint(p)}")
+    text = (p / SPEC_FILE).read_text()
+    try:
+        edited = _spec_digest(text) != attrs.get("spec_sha256")
+    except ValueError:
+        edited = True
+    if edited:
+        raise StoreError(
+            f"the spec in {str(p / SPEC_FILE)!r} was edited after the recording was written (its hash "
+            "no longer matches), so the data does not match it; fix: restore spec.json, or re-simulate "
+            "the edited spec with `minisim simulate spec.json --out NEW_PATH`"
+        )
+    spec = Spec.from_json(text)
+    if attrs.get("engine_version") != ENGINE_VERSION or spec.cache_key() != attrs["spec_cache_key"]:
+        warnings.warn(
+            f"{p} was written by minisim engine {attrs.get('engine_version')} (this is {ENGINE_VERSION}); "
+            "the stored data is exact, but re-simulating its spec now may give other values",
+            RecordingFormatWarning,
+            stacklevel=2,
+        )
+    root = zc.open_group(str(p), mode="r")
+    stages = {"_fov": da.from_zarr(root["observed"])}
+    for name in attrs.get("stages", []):
+        stages[name] = da.from_zarr(root[f"stages/{name}"])
+    gt_group = root[GT]
+    gt_attrs = dict(gt_group.attrs)
+    known = {f.name for f in dataclasses.fields(GroundTruth)}
+    kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in gt_attrs["scalars"].items()}
+    for name in gt_attrs["present"]:
+        if name in gt_attrs["footprints"]:
+            parts = {k: gt_group[f"{name}/{k}"][...] for k in ("offsets", "shapes", "data")}
+            kwargs[name] = Footprints.from_arrays(**parts, canvas_shape=gt_attrs["footprints"][name]["canvas_shape"])
+        else:
+            kwargs[name] = gt_group[name][...]
+    kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
+    gt = GroundTruth(**{k: v for k, v in kwargs.items() if k in known})
+    return Recording(
+        spec=spec,
+        ground_truth=gt,
+        stages=stages,
+        stage_order=tuple(attrs.get("stages", [])),
+        margin_px=int(attrs.get("margin_px", 0)),
+    )
+
+
+def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A summary of a store or of its unfinished write, without loading data."""
+    p = Path(path).expanduser()
+    tmp = p if (p / MANIFEST).is_file() else partial_path(p)
+    where = p if p.exists() and not (p / MANIFEST).is_file() else tmp
+    if not where.exists():
+        raise StoreError(f"no minisim recording at {str(p)!r}")
+    attrs = store_attrs(where) or {}
+    m = _Manifest.read(where)
+    info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
+    info.update(
+        {
+            k: attrs[k]
+            for k in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "stages")
+            if k in attrs
+        }
+    )
+    if m is not None:
+        total = len(range(0, m.layout["arrays"]["observed"][0][0], m.layout["chunk_frames"]))
+        info["chunks_done"] = f"{len(m.done)}/{total}"
+    if (where / ".zgroup").is_file() and (where / "observed" / ".zarray").is_file():
+        meta = _read_json(where / "observed" / ".zarray") or {}
+        info["observed"] = f"{tuple(meta.get('shape', ()))} {np.dtype(meta.get('dtype', 'u1')).name}"
+        gt = _read_json(where / GT / ".zattrs") or {}
+        info["ground_truth_fields"] = gt.get("present", [])
+        n = _read_json(where / GT / "C" / ".zarray")
+        if n:
+            info["n_units"] = n["shape"][0]
+    info["bytes_on_disk"] = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
+    return info
