@@ -131,8 +131,10 @@ def main() -> None:
     if len(rows) > 1:
         lo, hi = min(rows, key=lambda r: r["minutes"]), max(rows, key=lambda r: r["minutes"])
         print(f"peak({hi['minutes']:g} min) / peak({lo['minutes']:g} min) = {hi['peak'] / lo['peak']:.2f}")
-    print("(peak mem: RSS of the run's process and all its descendants, sampled every 0.1 s; frames/s: frames / "
-          "save wall time; CPU util: CPU s of the process tree / wall / cores over the whole run)")
+    print(
+        "(peak mem: RSS of the run's process and all its descendants, sampled every 0.1 s; frames/s: frames / "
+        "save wall time; CPU util: CPU s of the process tree / wall / cores over the whole run)"
+    )
 
 
 if __name__ == "__main__":
