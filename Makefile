@@ -11,9 +11,10 @@ VENV2 := .venv-zarr2
 BIN2 := $(VENV2)/bin
 STAMP2 := $(VENV2)/.installed
 ZARR2_CONSTRAINTS := .ci/zarr2-constraints.txt
-# Save/load, the minian layout, the cache, minisim.testing and the cross-version round trip.
-ZARR2_TESTS := tests/test_store.py tests/test_export.py tests/test_testing.py tests/test_cache.py \
-	tests/test_zarr_versions.py
+# Save/load, the minian layout and other exports, minisim.testing and the metrics it
+# scores with, the cache and sweeps over it, the CLI, and the cross-version round trip.
+ZARR2_TESTS := tests/test_store.py tests/test_export.py tests/test_testing.py tests/test_metrics.py \
+	tests/test_cache.py tests/test_sweep.py tests/test_cli.py tests/test_zarr_versions.py
 
 .PHONY: demo test test-zarr2 lint bench clean
 
