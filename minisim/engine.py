@@ -148,7 +148,9 @@ def _run_op(
     *arrays: np.ndarray,
 ) -> np.ndarray:
     has_block = len(arrays) > len(lazy_names)
-    block = arrays[0] if has_block else np.zeros((len(frames), *shape), np.float32)
+    # The first op gets a read-only zero view: no 20-60 MB zeroed allocation per task (0.5 ms/frame at 608x608),
+    # and an op that wrongly writes into its input fails loudly instead of silently.
+    block = arrays[0] if has_block else np.broadcast_to(np.float32(0), (len(frames), *shape))
     per_frame = dict(zip(lazy_names, arrays[1:] if has_block else arrays, strict=True))
     if len(frames):
         # Eager per-frame arrays arrive whole (one graph reference); a block takes a view of its frames.
