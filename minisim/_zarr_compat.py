@@ -19,22 +19,23 @@ supports (2024.10 and later), with either zarr.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import zarr
 
 #: True under zarr-python 3 (or later).
 ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
+Mode = Literal["r", "r+", "a", "w", "w-"]
 #: Keywords selecting format 2 where zarr-python accepts a choice.
 _FORMAT2: dict[str, Any] = {"zarr_format": 2} if ZARR3 else {}
 
 
-def open_group(path: str, mode: str) -> Any:
+def open_group(path: str, mode: Mode) -> Any:
     """Open the zarr format-2 group at ``path``."""
     return zarr.open_group(path, mode=mode, **_FORMAT2)
 
 
-def open_array(store: str, path: str, mode: str, *, write_empty_chunks: bool = True) -> Any:
+def open_array(store: str, path: str, mode: Mode, *, write_empty_chunks: bool = True) -> Any:
     """Open the format-2 array ``path`` in the store at ``store``, writing all-fill chunks too by default."""
     if ZARR3:
         arr = zarr.open_array(store, path=path, mode=mode, **_FORMAT2)
