@@ -91,13 +91,25 @@ class Footprints:
 
         The patch is padded by ``ceil(4 sigma) + 1`` so the blur equals
         filtering the whole canvas with zero boundary (exact at the edges).
+        The padded window is clipped to the canvas first: outside it the
+        zero boundary is what ``mode="constant"`` assumes anyway, so strongly
+        defocused cells cost at most one canvas-sized filter.
         """
+        h, w = self.canvas_shape
         offsets, patches = [], []
         for off, patch, s, g in zip(self.offsets, self.patches, sigma_px, gain, strict=True):
             pad = int(np.ceil(4 * s)) + 1
-            padded = np.pad(patch.astype(np.float64), pad)
-            blurred = ndi.gaussian_filter(padded, float(s), mode="constant", truncate=4.0) if s > 0 else padded
-            offsets.append((off[0] - pad, off[1] - pad))
+            r0, c0 = max(int(off[0]) - pad, 0), max(int(off[1]) - pad, 0)
+            r1 = min(int(off[0]) + patch.shape[0] + pad, h)
+            c1 = min(int(off[1]) + patch.shape[1] + pad, w)
+            if r1 <= r0 or c1 <= c0:  # the cell lies wholly outside the canvas
+                offsets.append((int(off[0]), int(off[1])))
+                patches.append(np.zeros((0, 0), PATCH_DTYPE))
+                continue
+            window = np.zeros((r1 - r0, c1 - c0))
+            _paste(window, patch, np.array([off[0] - r0, off[1] - c0]))
+            blurred = ndi.gaussian_filter(window, float(s), mode="constant", truncate=4.0) if s > 0 else window
+            offsets.append((r0, c0))
             patches.append((blurred * g).astype(PATCH_DTYPE))
         return Footprints(np.asarray(offsets, dtype=np.int64).reshape(-1, 2), tuple(patches), self.canvas_shape)
 
