@@ -126,6 +126,15 @@ def timed_save(spec: ms.Spec, out: Path, chunk_frames: int | None) -> tuple[floa
     return meter.wall_s, meter, perf, rec
 
 
+def _execution(scheduler: str):  # type: ignore[no-untyped-def]
+    """The command line's execution context (one BLAS/OpenCV thread per worker) when available."""
+    try:
+        from minisim.cli.simulate_cmd import execution
+    except ImportError:
+        return dask.config.set(scheduler=scheduler)
+    return execution({"sync": "synchronous"}.get(scheduler, scheduler), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=400)
@@ -143,7 +152,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="minisim-bench-"))
     results = {}
     try:
-        with dask.config.set(scheduler=args.scheduler):
+        with _execution(args.scheduler):
             for model in ("poisson", "gaussian"):
                 s = v4_ca1_spec(duration_s, shot_noise=model)
                 best = None

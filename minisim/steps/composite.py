@@ -35,18 +35,19 @@ class Composite(StepSpec):
 
     def movie_op(self, ctx: Any) -> MovieOp | None:
         footprints = ctx.get("observed_footprints") if ctx.has("observed_footprints") else ctx.get("planted_footprints")
-        n_frames = ctx.acq.n_frames
+        # Per-frame inputs are frame-first *views* of the traces (no cells x frames copy); each block
+        # multiplies and casts only its own frames, exactly as the whole array would be.
+        per_frame: dict[str, Any] = {}
         if ctx.has("C"):
-            emission = np.asarray(ctx.get("C"), dtype=np.float64)
+            trace = ctx.get("C")
+            per_frame["C"] = trace.T
             if ctx.has("bleaching"):
-                emission = emission * ctx.get("bleaching")
-        else:
-            emission = np.zeros((len(footprints), n_frames))
+                per_frame["bleaching"] = np.broadcast_to(ctx.get("bleaching"), trace.shape).T
         matrix = footprints.to_csr().T.tocsr()  # (pixels, cells)
         return MovieOp(
             fn=composite_block,
             static={"footprints_t": matrix},
-            per_frame={"emission": np.ascontiguousarray(emission.T, dtype=np.float32)},
+            per_frame=per_frame,
         )
 
 
@@ -56,7 +57,14 @@ def composite_block(
     """``block + (A^T @ emission^T)^T`` reshaped to frames; deterministic per frame."""
     matrix: sp.csr_matrix = static["footprints_t"]
     t, h, w = block.shape
-    painted = np.asarray(matrix @ per_frame["emission"].T, dtype=np.float32)  # (pixels, t)
+    if "C" in per_frame:
+        emission = np.asarray(per_frame["C"], dtype=np.float64)  # (t, cells)
+        if "bleaching" in per_frame:
+            emission = emission * per_frame["bleaching"]
+        emission = emission.astype(np.float32)
+    else:
+        emission = np.zeros((t, matrix.shape[1]), np.float32)
+    painted = np.asarray(matrix @ np.ascontiguousarray(emission.T), dtype=np.float32)  # (pixels, t)
     # cv2's cache-blocked transpose is ~5x faster than numpy's strided copy here; exact.
     frames_major = cv2.transpose(painted).reshape(t, h, w) if painted.size else painted.T.reshape(t, h, w)
     frames_major += block
