@@ -132,7 +132,7 @@ def _explained(cls: type[BaseModel], exc: ValidationError) -> ValidationError:
         loc = err["loc"]
         # A union field (``float | Literal["auto"]``) reports one error per member, tagged e.g. "literal['auto']".
         if len(loc) == 2 and isinstance(loc[0], str) and isinstance(loc[1], str) and not loc[1].isidentifier():
-            by_field.setdefault(loc[0], []).append(err)
+            by_field.setdefault(loc[0], []).append(dict(err))
     line_errors: list[dict[str, Any]] = []
     done: set[str] = set()
     for err in errors:

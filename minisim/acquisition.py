@@ -77,7 +77,9 @@ class ImageSensor(Base):
 
     n_px_height: Annotated[int, bounded("px", gt=0)] = 256
     n_px_width: Annotated[int, bounded("px", gt=0)] = 256
-    pixel_pitch_um: Annotated[float, bounded("um", gt=0, hint="the sensor's pixel pitch, e.g. 4.8 um for Miniscope V4")] = 3.0
+    pixel_pitch_um: Annotated[
+        float, bounded("um", gt=0, hint="the sensor's pixel pitch, e.g. 4.8 um for Miniscope V4")
+    ] = 3.0
     quantum_efficiency: Annotated[float, bounded(gt=0, le=1)] = 0.7
     read_noise_e: Annotated[float, bounded("e-", ge=0)] = 2.0
     gain_adu_per_e: Annotated[float, bounded("ADU/e-", gt=0)] = 1.0
@@ -152,7 +154,7 @@ class Acquisition(Base):
 
     @property
     def n_frames(self) -> int:
-        return int(round(self.duration_s * self.fps))
+        return round(self.duration_s * self.fps)
 
     @property
     def fov_shape(self) -> tuple[int, int]:
@@ -196,4 +198,4 @@ class Acquisition(Base):
 
 def ceil_px(value_px: float) -> int:
     """Round a non-negative pixel extent up, tolerating float noise."""
-    return int(math.ceil(value_px - 1e-9))
+    return math.ceil(value_px - 1e-9)

@@ -157,7 +157,8 @@ def write_video(
             UserWarning,
             stacklevel=2,
         )
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (pw, ph), isColor=False)
+    fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (pw, ph), isColor=False)
     if not writer.isOpened():
         raise RuntimeError(
             f"OpenCV could not open a {codec!r} video writer for {str(path)!r}; "

@@ -59,7 +59,7 @@ class Footprints:
     def to_dense(self, crop: tuple[slice, slice] | None = None, dtype: type = np.float64) -> np.ndarray:
         """Dense ``(n, h, w)`` stack, optionally cropped to a window of the canvas."""
         h, w = self.canvas_shape
-        out = np.zeros((len(self), h, w), dtype=dtype)
+        out: np.ndarray = np.zeros((len(self), h, w), dtype=dtype)
         for i, (off, patch) in enumerate(zip(self.offsets, self.patches, strict=True)):
             _paste(out[i], patch, off)
         return out if crop is None else out[(slice(None), *crop)]
@@ -79,7 +79,10 @@ class Footprints:
         mat = sp.csr_matrix(
             (
                 np.concatenate(vals).astype(PATCH_DTYPE) if vals else np.zeros(0, PATCH_DTYPE),
-                (np.concatenate(rows) if rows else np.zeros(0, int), np.concatenate(cols) if cols else np.zeros(0, int)),
+                (
+                    np.concatenate(rows) if rows else np.zeros(0, int),
+                    np.concatenate(cols) if cols else np.zeros(0, int),
+                ),
             ),
             shape=(len(self), h * w),
         )
@@ -120,12 +123,18 @@ class Footprints:
         return {"offsets": self.offsets.astype(np.int64), "shapes": shapes, "data": data.astype(PATCH_DTYPE)}
 
     @classmethod
-    def from_arrays(cls, offsets: np.ndarray, shapes: np.ndarray, data: np.ndarray, canvas_shape: Sequence[int]) -> Footprints:
+    def from_arrays(
+        cls, offsets: np.ndarray, shapes: np.ndarray, data: np.ndarray, canvas_shape: Sequence[int]
+    ) -> Footprints:
         patches, start = [], 0
         for h, w in np.asarray(shapes):
             patches.append(np.asarray(data[start : start + h * w], dtype=PATCH_DTYPE).reshape(h, w))
             start += h * w
-        return cls(np.asarray(offsets, dtype=np.int64).reshape(-1, 2), tuple(patches), (int(canvas_shape[0]), int(canvas_shape[1])))
+        return cls(
+            np.asarray(offsets, dtype=np.int64).reshape(-1, 2),
+            tuple(patches),
+            (int(canvas_shape[0]), int(canvas_shape[1])),
+        )
 
 
 def _paste(dest: np.ndarray, patch: np.ndarray, offset: np.ndarray) -> None:

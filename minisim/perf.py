@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import ContextManager
 
 
 @dataclass
@@ -40,12 +39,14 @@ class PerfTracker:
         total = self.total_seconds() or 1.0
         rows = [f"{'phase':<24}{'domain':<10}{'calls':>7}{'seconds':>10}{'%':>7}"]
         for s in sorted(self.spans.values(), key=lambda s: -s.seconds):
-            rows.append(f"{s.name:<24}{s.domain or '':<10}{s.calls:>7}{s.seconds:>10.3f}{100 * s.seconds / total:>7.1f}")
+            rows.append(
+                f"{s.name:<24}{s.domain or '':<10}{s.calls:>7}{s.seconds:>10.3f}{100 * s.seconds / total:>7.1f}"
+            )
         return "\n".join(rows)
 
     __str__ = report
 
 
-def measure(perf: PerfTracker | None, name: str, *, domain: str | None = None) -> ContextManager[None]:
+def measure(perf: PerfTracker | None, name: str, *, domain: str | None = None) -> AbstractContextManager[None]:
     """``perf.measure(...)`` or a no-op when ``perf`` is None."""
     return perf.measure(name, domain=domain) if perf is not None else nullcontext()

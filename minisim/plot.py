@@ -206,7 +206,7 @@ def plot_summary(
     if has_snr:
         ax = fig.add_subplot(top[0, col])
         finite = snr[np.isfinite(snr)]
-        bins = np.linspace(0, max(finite.max(), DETECT_SNR_THRESHOLD) * 1.05, 25)
+        bins = np.linspace(0, max(finite.max(), DETECT_SNR_THRESHOLD) * 1.05, 25).tolist()
         ax.hist(finite[detectable[np.isfinite(snr)]], bins=bins, color=DETECTABLE_COLOR, label="detectable")
         ax.hist(finite[~detectable[np.isfinite(snr)]], bins=bins, color=UNDETECTABLE_COLOR, label="not")
         ax.axvline(DETECT_SNR_THRESHOLD, color="black", lw=0.8, ls=":")

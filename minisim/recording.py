@@ -207,7 +207,10 @@ class Recording:
         return save(self, path, **kwargs)
 
     def plot(self, path: str | Path | None = None, **kwargs: Any) -> Any:
-        """Summary figure (projections with footprints, traces, motion, fields); see :func:`minisim.plot.plot_summary`."""
+        """Summary figure: projections with footprints, traces, motion, fields.
+
+        See :func:`minisim.plot.plot_summary`.
+        """
         from minisim.plot import plot_summary
 
         return plot_summary(self, path, **kwargs)
@@ -238,14 +241,23 @@ class Recording:
         return to_minian(self, directory, **kwargs)
 
 
-def finalize(spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]) -> Recording:
+def finalize(
+    spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]
+) -> Recording:
     """Assemble the ground truth from the artifacts and wrap the movie stages."""
-    planted: Footprints = values.get("planted_footprints") or Footprints(np.zeros((0, 2), np.int64), (), geo.canvas_shape)
+    planted: Footprints = values.get("planted_footprints") or Footprints(
+        np.zeros((0, 2), np.int64), (), geo.canvas_shape
+    )
     visible = _reaches_fov(planted, geo)
     n_frames = spec.acquisition.n_frames
     n = len(planted)
-    defaults = {"C": np.zeros((n, n_frames)), "S": np.zeros((n, n_frames)), "amplitude_per_cell": np.full(n, np.nan),
-                "in_focus": np.ones(n, bool), "centers_um": np.zeros((n, 3))}
+    defaults = {
+        "C": np.zeros((n, n_frames)),
+        "S": np.zeros((n, n_frames)),
+        "amplitude_per_cell": np.full(n, np.nan),
+        "in_focus": np.ones(n, bool),
+        "centers_um": np.zeros((n, 3)),
+    }
     gt_fields = {f.name for f in dataclasses.fields(GroundTruth)}
     kwargs: dict[str, Any] = {**defaults, **{k: v for k, v in values.items() if k in gt_fields}}
     snr, detectable = _detectability(spec, values, kwargs)
@@ -295,5 +307,9 @@ def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any]) -> tu
     if values.get("vasculature_mask") is not None:
         gain = gain * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
     gain = gain * sensor.photons_per_unit * acq.image_sensor.quantum_efficiency
-    snr = detection_snr(C.max(axis=1) - C.min(axis=1), C.min(axis=1), gain, acq.image_sensor.read_noise_e) if C.shape[1] else np.zeros(n)
+    snr = (
+        detection_snr(C.max(axis=1) - C.min(axis=1), C.min(axis=1), gain, acq.image_sensor.read_noise_e)
+        if C.shape[1]
+        else np.zeros(n)
+    )
     return snr, snr >= DETECT_SNR_THRESHOLD

@@ -383,7 +383,11 @@ def save(
     old = _Manifest.read(tmp) if tmp.exists() else None
     if chunk_frames is None:
         same_key = old is not None and old.layout.get("spec_cache_key") == key
-        chunk_frames = old.layout["chunk_frames"] if same_key else int(recording.observed.data.chunks[0][0] or 1)
+        chunk_frames = (
+            old.layout["chunk_frames"]
+            if old is not None and same_key
+            else int(recording.observed.data.chunks[0][0] or 1)
+        )
     if not isinstance(chunk_frames, int) or chunk_frames < 1:
         raise StoreError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
     layout = _layout(items, chunk_frames, key)

@@ -245,7 +245,7 @@ def run_sweep(
     return pd.DataFrame(rows)
 
 
-def _run_on_client(client: Any, todo: dict[str, Spec], score: Any, token: str, finish: Any, bar: Any) -> None:
+def _run_on_client(client: Any, todo: Mapping[str, Spec], score: Any, token: str, finish: Any, bar: Any) -> None:
     from distributed import as_completed
 
     if not todo:
@@ -353,7 +353,7 @@ def _score_token(score: Any) -> str:
 def _sweep_root(cache: bool | str | os.PathLike[str]) -> Path:
     from minisim.cache import cache_dir, ensure_writable
 
-    root = cache_dir() / "sweeps" if cache is True else Path(cache)
+    root = cache_dir() / "sweeps" if isinstance(cache, bool) else Path(cache)
     ensure_writable(root)
     return root
 

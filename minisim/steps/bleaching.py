@@ -170,7 +170,7 @@ def bleaching_pool(
         get_intensity = intensity
         i_max = float("inf") if intensity_max is None else float(intensity_max)
     else:
-        arr = np.broadcast_to(np.asarray(intensity, dtype=np.float64), (n, T)) if np.ndim(intensity) else intensity
+        arr: Any = np.broadcast_to(np.asarray(intensity, dtype=np.float64), (n, T)) if np.ndim(intensity) else intensity
 
         def get_intensity(t0: int, t1: int) -> Any:
             return arr[:, t0:t1] if np.ndim(arr) else arr
