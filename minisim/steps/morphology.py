@@ -65,8 +65,14 @@ def cytosolic_mask(
     angles = base + 2 * np.pi * np.arange(n_dend) / n_dend + rng.normal(0, 0.4, n_dend)
     local_row, local_col = row - r0, col - c0
     stack = [
-        (local_row + 0.8 * radius_px * np.sin(a), local_col + 0.8 * radius_px * np.cos(a), a,
-         dendrite_length_px * rng.uniform(0.6, 1.25), dendrite_width_px / 2, 0)
+        (
+            local_row + 0.8 * radius_px * np.sin(a),
+            local_col + 0.8 * radius_px * np.cos(a),
+            a,
+            dendrite_length_px * rng.uniform(0.6, 1.25),
+            dendrite_width_px / 2,
+            0,
+        )
         for a in angles
     ]
     while stack:
