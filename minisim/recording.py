@@ -44,7 +44,7 @@ class GroundTruth:
 
     Per-unit arrays have one row per cell whose planted footprint reaches the
     field of view (cells entirely in the motion margin are dropped). Traces
-    ``C`` (calcium, unbleached) and spikes ``S`` are ``(unit, frame)``;
+    ``C`` (calcium, unbleached) and spike counts ``S`` are ``(unit, frame)`` float32;
     ``shifts`` are the applied displacements ``(frame, 2)`` in pixels,
     ``(dy, dx)``, positive moving content down/right. A field whose step did
     not run is ``None``.

@@ -93,7 +93,7 @@ class Bleaching(StepSpec):
     def compute(self, ctx: Any) -> dict[str, Any]:
         if not ctx.has("C"):
             return {}
-        C = np.asarray(ctx.get("C"), dtype=np.float64)
+        C = ctx.get("C")
         fps = ctx.acq.fps
         q = self.bleach_susceptibility / fps
         k = 1.0 / (self.turnover_tau_s * fps)
@@ -117,7 +117,8 @@ class Bleaching(StepSpec):
                 return self.excitation_intensity * sample_field_at(field, yy, xx, px)
 
         i_max = self.excitation_intensity * (1.0 if field is None else float(np.max(field)))
-        return {"bleaching": bleaching_pool(np.maximum(C, 0.0), q, k, intensity, i_max)}
+        # Stored as float32 like C: half the memory of an hour-long recording, rounding far below any effect.
+        return {"bleaching": bleaching_pool(C, q, k, intensity, i_max, dtype=np.float32)}
 
 
 def bleaching_pool(
@@ -127,13 +128,14 @@ def bleaching_pool(
     intensity: float | np.ndarray | Callable[[int, int], np.ndarray] = 1.0,
     intensity_max: float | None = None,
     b0: float | np.ndarray = 1.0,
+    dtype: type = np.float64,
 ) -> np.ndarray:
     """Exact solution of ``dB/dt = k (1 - B) - q I e(t) B`` for piecewise-constant drive.
 
     Parameters
     ----------
     emission : (n, T) array
-        Non-negative per-frame emission ``e`` of each cell.
+        Per-frame emission ``e`` of each cell; negative values count as 0.
     q : float
         Bleach susceptibility per frame per unit emission and intensity.
     k_turn : float
@@ -146,6 +148,8 @@ def bleaching_pool(
         Upper bound of the intensity (needed for a callable; default: its max).
     b0 : float or (n,) array
         Intact fraction at the start of frame 0.
+    dtype : numpy dtype
+        Of the result; the state is always carried in float64.
 
     Returns
     -------
@@ -162,9 +166,10 @@ def bleaching_pool(
     has no cancellation). Cost is O(n T) vectorized work plus one Python
     iteration per block.
     """
-    e = np.asarray(emission, dtype=np.float64)
+    # Blocks are converted one at a time so an hour-long (cells x frames) input is never copied whole.
+    e = np.asarray(emission)
     n, T = e.shape
-    out = np.empty((n, T))
+    out = np.empty((n, T), dtype=dtype)
     b = np.broadcast_to(np.asarray(b0, dtype=np.float64), (n,)).copy()
     if callable(intensity):
         get_intensity = intensity
@@ -178,14 +183,15 @@ def bleaching_pool(
         i_max = float(np.max(arr)) if intensity_max is None else float(intensity_max)
     if T == 0:
         return out
-    lam_max = k_turn + q * i_max * (float(e.max()) if e.size else 0.0)
+    lam_max = k_turn + q * i_max * (max(float(e.max()), 0.0) if e.size else 0.0)
     if not np.isfinite(lam_max):
         block = 1
     else:
         block = MAX_BLOCK_FRAMES if lam_max <= 0 else int(np.clip(MAX_BLOCK_EFOLDS // lam_max, 1, MAX_BLOCK_FRAMES))
     for t0 in range(0, T, block):
         t1 = min(t0 + block, T)
-        lam = np.broadcast_to(k_turn + q * get_intensity(t0, t1) * e[:, t0:t1], (n, t1 - t0))
+        e_block = np.maximum(e[:, t0:t1], 0.0, dtype=np.float64)
+        lam = np.broadcast_to(k_turn + q * get_intensity(t0, t1) * e_block, (n, t1 - t0))
         inflow_rate = k_turn * _relaxed_fraction(lam)  # b_s
         if t1 - t0 == 1:
             out[:, t0] = b

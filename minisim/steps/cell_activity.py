@@ -69,8 +69,9 @@ class CellActivity(StepSpec):
         n_cells = len(ctx.get("centers_um"))
         n_frames = ctx.acq.n_frames
         fps = ctx.acq.fps
-        C = np.empty((n_cells, n_frames))
-        S = np.empty((n_cells, n_frames))
+        # float32 halves the eager (cells x frames) ground truth of long recordings; spike counts are exact in it.
+        C = np.empty((n_cells, n_frames), dtype=np.float32)
+        S = np.empty((n_cells, n_frames), dtype=np.float32)
         gain = np.empty(n_cells)
         for i in range(n_cells):
             C[i], S[i], gain[i] = simulate_cell(self, fps, n_frames, ctx.rng(index=i))
