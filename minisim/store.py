@@ -302,6 +302,11 @@ def _chunk_writes(tmp: Path, items: list[_Item], n_frames: int, chunk_frames: in
 
 
 def _finish(tmp: Path, dest: Path, status: str) -> None:
+    # A write killed mid-chunk leaves zarr's own temporary chunk file ("<key>.<uuid>.partial");
+    # the chunk itself was rewritten on resume, so the leftover only breaks byte-identity.
+    for leftover in tmp.rglob("*.partial"):
+        if leftover.is_file():
+            leftover.unlink()
     root = zc.open_group(str(tmp), mode="r+")
     root.attrs["complete"] = True
     (tmp / MANIFEST).unlink()
