@@ -143,3 +143,15 @@ def test_real_subprocess_simulate_and_error(spec_file, tmp_path):
                             text=True, timeout=120)  # fmt: skip
     assert failed.returncode == 2 and "Traceback" not in failed.stderr and "not valid JSON" in failed.stderr
     assert not (tmp_path / "x.zarr").exists()
+
+
+def test_spec_into_a_closed_pipe_is_quiet():
+    # `minisim spec | head -1`: the reader leaves early; no BrokenPipeError traceback.
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        f"{sys.executable} -m minisim.cli spec | head -1", shell=True, capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.startswith("{")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
