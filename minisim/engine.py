@@ -23,7 +23,7 @@ from minisim.perf import PerfTracker, measure
 from minisim.rng import generator
 from minisim.spec import Spec
 from minisim.steps.base import MovieOp, StepSpec
-from minisim.steps.registry import KIND_FOR_STAGE, kind_of
+from minisim.steps.registry import kind_of
 
 #: Target uncompressed size of one frame chunk of the float32 canvas. Each op
 #: passes over the whole block, so blocks that stay near the 32 MB L3 cache of
@@ -184,7 +184,7 @@ def apply_op(movie: da.Array | None, frames: da.Array, op: MovieOp, shape: tuple
     inputs: list[Any] = [op.fn, None, lazy_names, None, shape, None, static, None, eager, None, frames, "t"]
     if movie is not None:
         inputs += [movie, "thw"]
-        extra = {"adjust_chunks": {"h": (out_shape[0],), "w": (out_shape[1],)}}
+        extra: dict[str, Any] = {"adjust_chunks": {"h": (out_shape[0],), "w": (out_shape[1],)}}
     else:
         extra = {"new_axes": {"h": out_shape[0], "w": out_shape[1]}}
     return da.blockwise(
@@ -276,4 +276,4 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         return finalize(spec, geo, artifacts.values, stages, order)
 
 
-__all__ = ["Artifacts", "Geometry", "StepContext", "apply_op", "simulate", "KIND_FOR_STAGE"]
+__all__ = ["Artifacts", "Geometry", "StepContext", "apply_op", "simulate"]

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from minisim.acquisition import Acquisition
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
 from minisim.steps.base import StepSpec
 
 #: Number of candidate focal planes in the "auto" focus scan.
@@ -54,7 +54,7 @@ class CellOptics(StepSpec):
         centers = ctx.get("centers_um")
         z, y, x = centers[:, 0], centers[:, 1], centers[:, 2]
         sag = acq.optics.focal_curvature_shift_um(np.hypot(y, x))
-        field = _photon_field(ctx)
+        field = photon_field(*(ctx.get(n) for n in ("illumination", "vignette") if ctx.has(n)))
         ppu = ctx.get("photons_per_unit") if ctx.has("photons_per_unit") else None
         traces = ctx.get("C") if ctx.has("C") else None
         focal = resolve_focal_depth_um(acq, z + sag, y, x, traces, field, ppu)
@@ -70,16 +70,6 @@ class CellOptics(StepSpec):
             "in_focus": np.abs(z - focal_eff) <= acq.optics.resolved_depth_of_field_um,
             "focal_depth_um": float(focal),
         }
-
-
-def _photon_field(ctx: Any) -> np.ndarray | None:
-    fields = [ctx.get(n) for n in ("illumination", "vignette") if ctx.has(n)]
-    if not fields:
-        return None
-    out = np.ones_like(fields[0])
-    for f in fields:
-        out = out * f
-    return out
 
 
 def resolve_focal_depth_um(
