@@ -169,7 +169,7 @@ def bleaching_pool(
     # Blocks are converted one at a time so an hour-long (cells x frames) input is never copied whole.
     e = np.asarray(emission)
     n, T = e.shape
-    out = np.empty((n, T), dtype=dtype)
+    out: np.ndarray = np.empty((n, T), dtype=dtype)
     b = np.broadcast_to(np.asarray(b0, dtype=np.float64), (n,)).copy()
     if callable(intensity):
         get_intensity = intensity
