@@ -16,6 +16,7 @@ from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field,
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of
+from minisim.traces import SEGMENT_FRAMES, StreamedTraces
 
 if TYPE_CHECKING:
     from minisim.engine import Geometry
@@ -38,16 +39,50 @@ PER_UNIT = (
 )
 
 
-@dataclass(frozen=True, eq=False)
+class _ReadAsNumpy:
+    """A GroundTruth field that may hold a lazy dask array and reads as numpy.
+
+    Long ``(unit, frame)`` series stay lazy until first read, so a recording
+    streamed to disk never holds them whole; the first read computes and
+    keeps the values. :meth:`GroundTruth.stored` returns the held form.
+    """
+
+    def __init__(self, empty: tuple[int, ...] | None):
+        self.empty = empty  # what an unset field reads as (None: stays None)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_stored_{name}"
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default
+        value = obj.__dict__.get(self.slot)
+        if isinstance(value, da.Array):
+            value = np.asarray(value.compute())
+            obj.__dict__[self.slot] = value
+        if value is None and self.empty is not None:
+            return np.zeros(self.empty, np.float32)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.slot] = value
+
+
+#: Fields held lazily until read (see :class:`_ReadAsNumpy`).
+LAZY_FIELDS = ("C", "S", "bleaching")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class GroundTruth:
     """Everything chosen on the way in, in the sensor's field of view.
 
     Per-unit arrays have one row per cell whose planted footprint reaches the
     field of view (cells entirely in the motion margin are dropped). Traces
-    ``C`` (calcium, unbleached) and spike counts ``S`` are ``(unit, frame)`` float32;
-    ``shifts`` are the applied displacements ``(frame, 2)`` in pixels,
-    ``(dy, dx)``, positive moving content down/right. A field whose step did
-    not run is ``None``.
+    ``C`` (calcium, unbleached), spike counts ``S`` and ``bleaching`` are
+    ``(unit, frame)`` float32, computed on first read (a recording saved
+    without reading them never holds them in memory); ``shifts`` are the
+    applied displacements ``(frame, 2)`` in pixels, ``(dy, dx)``, positive
+    moving content down/right. A field whose step did not run is ``None``.
     """
 
     fov_shape: tuple[int, int]
@@ -55,8 +90,8 @@ class GroundTruth:
     pixel_size_um: float
     planted: Footprints
     observed: Footprints | None = None
-    C: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    S: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    C: np.ndarray = _ReadAsNumpy(empty=(0, 0))  # type: ignore[assignment]
+    S: np.ndarray = _ReadAsNumpy(empty=(0, 0))  # type: ignore[assignment]
     centers_um: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     amplitude_per_cell: np.ndarray = field(default_factory=lambda: np.zeros(0))
     in_focus: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
@@ -71,7 +106,7 @@ class GroundTruth:
     illumination: np.ndarray | None = None
     vignette: np.ndarray | None = None
     leakage: np.ndarray | None = None
-    bleaching: np.ndarray | None = None
+    bleaching: np.ndarray | None = _ReadAsNumpy(empty=None)  # type: ignore[assignment]
     neuropil_spatial: np.ndarray | None = None
     neuropil_temporal: np.ndarray | None = None
     neuropil_population: np.ndarray | None = None
@@ -81,6 +116,17 @@ class GroundTruth:
     @property
     def n_units(self) -> int:
         return len(self.planted)
+
+    def stored(self, name: str) -> Any:
+        """A field as held, without computing it: a dask array for a long series not yet read."""
+        if name in LAZY_FIELDS:
+            return self.__dict__.get(f"_stored_{name}")
+        return getattr(self, name)
+
+    def __repr__(self) -> str:
+        frames = self.stored("C").shape[1] if self.stored("C") is not None else 0
+        present = [f.name for f in dataclasses.fields(self) if self.stored(f.name) is not None]
+        return f"GroundTruth({self.n_units} units, {frames} frames, fov {self.fov_shape}; fields: {', '.join(present)})"
 
     @property
     def depth_um(self) -> np.ndarray:
@@ -112,9 +158,9 @@ class GroundTruth:
             "observed": self.observed.subset(index) if self.observed is not None else None,
         }
         for name in (*PER_UNIT, "detectable", "snr"):
-            value = getattr(self, name)
+            value = self.stored(name)
             if value is not None:
-                changes[name] = np.asarray(value)[index]
+                changes[name] = value[np.asarray(index)] if isinstance(value, da.Array) else np.asarray(value)[index]
         return dataclasses.replace(self, **changes)
 
     def to_dataset(self) -> xr.Dataset:
@@ -251,20 +297,26 @@ def finalize(
     visible = _reaches_fov(planted, geo)
     n_frames = spec.acquisition.n_frames
     n = len(planted)
-    defaults = {
-        "C": np.zeros((n, n_frames)),
-        "S": np.zeros((n, n_frames)),
+    gt_fields = {f.name for f in dataclasses.fields(GroundTruth)}
+    kwargs: dict[str, Any] = {
         "amplitude_per_cell": np.full(n, np.nan),
         "in_focus": np.ones(n, bool),
         "centers_um": np.zeros((n, 3)),
+        **{k: v for k, v in values.items() if k in gt_fields},
     }
-    gt_fields = {f.name for f in dataclasses.fields(GroundTruth)}
-    kwargs: dict[str, Any] = {**defaults, **{k: v for k, v in values.items() if k in gt_fields}}
-    snr, detectable = _detectability(spec, values, kwargs)
+    for name in ("C", "S"):
+        if name not in kwargs:
+            kwargs[name] = da.zeros((n, n_frames), dtype=np.float32, chunks=(n, SEGMENT_FRAMES))
+    snr, detectable = _detectability(spec, values, kwargs, n)
     kwargs.update(snr=snr, detectable=detectable)
+    keep = None if visible.all() else visible
     for name in (*PER_UNIT, "snr", "detectable"):
-        if kwargs.get(name) is not None:
-            kwargs[name] = np.asarray(kwargs[name])[visible]
+        value = kwargs.get(name)
+        if isinstance(value, StreamedTraces):
+            value = value.data
+        if value is not None and keep is not None:
+            value = value[keep] if isinstance(value, da.Array) else np.asarray(value)[keep]
+        kwargs[name] = value
     obs = values.get("observed_footprints")
     gt = GroundTruth(
         fov_shape=geo.fov_shape,
@@ -291,11 +343,10 @@ def _reaches_fov(planted: Footprints, geo: Geometry) -> np.ndarray:
     return keep
 
 
-def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-cell peak SNR and the detectable flag (see :mod:`minisim.detection`)."""
-    C = np.asarray(kw["C"])
-    n = C.shape[0]
-    if "C" not in values:
+    traces: StreamedTraces | None = values.get("C")
+    if traces is None:
         return np.zeros(n), np.zeros(n, bool)
     sensor = spec.step("sensor")
     if sensor is None:
@@ -308,8 +359,8 @@ def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any]) -> tu
         gain = gain * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
     gain = gain * sensor.photons_per_unit * acq.image_sensor.quantum_efficiency
     snr = (
-        detection_snr(C.max(axis=1) - C.min(axis=1), C.min(axis=1), gain, acq.image_sensor.read_noise_e)
-        if C.shape[1]
+        detection_snr(traces.maximum - traces.minimum, traces.minimum, gain, acq.image_sensor.read_noise_e)
+        if traces.shape[1]
         else np.zeros(n)
     )
     return snr, snr >= DETECT_SNR_THRESHOLD

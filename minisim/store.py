@@ -172,7 +172,7 @@ def _plan(rec: Any, stage_names: list[str]) -> tuple[list[_Item], dict[str, Any]
     gt = rec.ground_truth
     attrs: dict[str, Any] = {"present": [], "absent": [], "scalars": {}, "footprints": {}}
     for f in dataclasses.fields(gt):
-        value = getattr(gt, f.name)
+        value = gt.stored(f.name)  # long series stay lazy: written chunk by chunk with the movie
         if value is None:
             attrs["absent"].append(f.name)
         elif isinstance(value, Footprints):
@@ -285,20 +285,39 @@ def _write_chunk(
 
 
 def _chunk_writes(tmp: Path, items: list[_Item], n_frames: int, chunk_frames: int) -> da.Array:
-    """A 1-D dask array, one element per frame chunk, whose tasks write that chunk of every lazy array."""
+    """A 1-D dask array, one element per frame chunk, done once that chunk of every lazy array is written.
+
+    The movie (with any stages, which share its upstream) and the lazy ground
+    truth are written by separate tasks joined by a tiny one, so a finished
+    movie chunk is written and freed at once instead of waiting in memory for
+    the ground truth of its frames.
+    """
     frames = da.arange(n_frames, chunks=chunk_frames, dtype=np.int64)
+    lazy = [i for i in items if i.lazy and i.frame_axis is not None]
+    groups = [[i for i in lazy if not i.path.startswith(GT)], [i for i in lazy if i.path.startswith(GT)]]
+    writes = [_group_writes(tmp, group, frames, chunk_frames) for group in groups if group]
+    pairs = [x for w in writes for x in (w, "t")]
+    return da.blockwise(
+        _all_written, "t", *pairs, dtype=bool, meta=np.empty(0, bool), name=f"minisim-written-{uuid.uuid4().hex[:12]}"
+    )
+
+
+def _group_writes(tmp: Path, group: list[_Item], frames: da.Array, chunk_frames: int) -> da.Array:
     letters = iter(c for c in string.ascii_letters if c != "t")
     args: list[Any] = []
-    lazy = [i for i in items if i.lazy and i.frame_axis is not None]
-    for item in lazy:
+    for item in group:
         ax = item.frame_axis
         arr = item.value.rechunk({k: (chunk_frames if k == ax else -1) for k in range(item.value.ndim)})
         args += [arr, "".join("t" if k == ax else next(letters) for k in range(arr.ndim))]
     return da.blockwise(
-        _write_chunk, "t", str(tmp), None, tuple(i.path for i in lazy), None, tuple(i.frame_axis for i in lazy), None,
+        _write_chunk, "t", str(tmp), None, tuple(i.path for i in group), None, tuple(i.frame_axis for i in group), None,
         frames, "t", *args, adjust_chunks={"t": 1}, dtype=bool, concatenate=True, meta=np.empty(0, bool),
         name=f"minisim-write-{uuid.uuid4().hex[:12]}",
     )  # fmt: skip
+
+
+def _all_written(*flags: np.ndarray) -> np.ndarray:
+    return np.logical_and.reduce(flags)
 
 
 def _finish(tmp: Path, dest: Path, status: str) -> None:

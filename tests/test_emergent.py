@@ -161,6 +161,7 @@ def test_auto_focus_scan_and_ground_truth_use_the_same_detectability():
         peak_drop * acq.tissue.attenuation(z) * acq.optics.na**2 * sample_field_at(gt.vignette, y, x, acq.pixel_size_um)
     )
     gain = gain * 100.0 * acq.image_sensor.quantum_efficiency
-    snr = detection_snr(gt.C.max(1) - gt.C.min(1), gt.C.min(1), gain, acq.image_sensor.read_noise_e)
+    C = gt.C.astype(np.float64)
+    snr = detection_snr(C.max(1) - C.min(1), C.min(1), gain, acq.image_sensor.read_noise_e)
     np.testing.assert_allclose(gt.snr, snr, rtol=1e-10)
     assert 0 < gt.detectable.sum() < gt.n_units

@@ -111,7 +111,9 @@ def test_movie_gets_amplitude_times_mean_of_components():
 def test_bleaching_fades_the_neuropil_with_the_population_mean():
     plain = ms.simulate(_spec(ms.Neuropil())).ground_truth
     faded = ms.simulate(_spec(ms.Neuropil(), ms.Bleaching(bleach_susceptibility=0.3))).ground_truth
-    np.testing.assert_allclose(faded.neuropil_temporal, plain.neuropil_temporal * faded.bleaching.mean(axis=0))
+    np.testing.assert_allclose(
+        faded.neuropil_temporal, plain.neuropil_temporal * faded.bleaching.mean(axis=0, dtype=np.float64)
+    )
     assert faded.neuropil_temporal[:, -1].mean() < 0.8 * plain.neuropil_temporal[:, -1].mean()
 
 

@@ -19,14 +19,16 @@ from minisim.rng import generator
 from minisim.steps.cell_activity import (
     calcium_kernel,
     convolve_calcium,
+    frame_calcium,
     kernel_peak_time_s,
     lognormal_gain,
     markov_gate,
-    simulate_cell,
+    simulate_cells,
 )
 from minisim.steps.optics import focus_score
 from minisim.steps.place_neurons import expected_count, sample_centers_um
 from minisim.steps.sensor import photons_to_counts
+from minisim.traces import SEGMENT_FRAMES
 from tests.conftest import placement_spec, positioned_spec
 
 LAMBDA_UM = 0.525
@@ -379,7 +381,7 @@ def test_activity_traces_open_at_steady_state():
     """
     act = ms.CellActivity(p_quiescent_to_active=0.05, p_active_to_quiescent=0.3, brightness_cv=0.0)
     fps, n_frames, n_cells = 20.0, 30, 600
-    traces = np.array([simulate_cell(act, fps, n_frames, generator(3, 7, 0, i))[0] for i in range(n_cells)])
+    traces = simulate_cells(act, fps, n_frames, n_cells, seed=3)[0].astype(float)
     bins = round(act.spike_sim_hz / fps)
     rate = bins * fps
     pi_a = act.p_quiescent_to_active / (act.p_quiescent_to_active + act.p_active_to_quiescent)
@@ -391,7 +393,53 @@ def test_activity_traces_open_at_steady_state():
     for window in (slice(0, 3), slice(-3, None)):
         values = traces[:, window].mean(axis=1)
         assert values.mean() == pytest.approx(steady, abs=4 * values.std() / math.sqrt(n_cells))
-    assert (traces >= act.f0 - 1e-12).all()
+    assert (traces >= act.f0 - 1e-6).all()
+
+
+def test_frame_averaged_calcium_equals_the_fine_grid_convolution():
+    """The per-frame recursion over spikes equals convolving on the fine grid and averaging each frame."""
+    bins, fps, tau_rise_s, tau_decay_s = 15, 20.0, 0.05, 0.5
+    rate = bins * fps
+    rng = np.random.default_rng(4)
+    n_cells, n_frames = 3, 400
+    fine = (rng.random((n_cells, n_frames * bins)) < 0.02).astype(float)
+    fine[1, :bins] = 1.0  # a burst filling the first frame
+    cell, pos = np.nonzero(fine)
+    reference = np.array([convolve_calcium(f, tau_rise_s, tau_decay_s, rate) for f in fine])
+    reference = reference.reshape(n_cells, n_frames, bins).mean(axis=2)
+    # In two halves, the second continuing from the first's filter states.
+    half = n_frames // 2
+    first = pos < half * bins
+    zeros = np.zeros(n_cells)
+    head, decay, rise = frame_calcium(
+        cell[first], pos[first] // bins, pos[first] % bins, (n_cells, half), bins, rate, tau_rise_s, tau_decay_s,
+        zeros, zeros,
+    )  # fmt: skip
+    tail, _, _ = frame_calcium(
+        cell[~first], pos[~first] // bins - half, pos[~first] % bins, (n_cells, n_frames - half), bins, rate,
+        tau_rise_s, tau_decay_s, decay, rise,
+    )  # fmt: skip
+    np.testing.assert_allclose(np.concatenate([head, tail], axis=1), reference, rtol=1e-9, atol=1e-12)
+
+
+def test_activity_is_one_process_across_segments():
+    """Segments continue each other: a longer recording extends a shorter one exactly, and the
+    spike rate and trace mean just after a segment boundary match those just before it."""
+    act = ms.CellActivity(p_quiescent_to_active=0.05, brightness_cv=0.0)
+    n_cells = 200
+    long_C, long_S, _ = simulate_cells(act, 20.0, SEGMENT_FRAMES + 300, n_cells, seed=5)
+    short_C, short_S, _ = simulate_cells(act, 20.0, SEGMENT_FRAMES + 100, n_cells, seed=5)
+    np.testing.assert_array_equal(long_C[:, : short_C.shape[1]], short_C)
+    np.testing.assert_array_equal(long_S[:, : short_S.shape[1]], short_S)
+    before = long_C[:, SEGMENT_FRAMES - 20 : SEGMENT_FRAMES].mean(axis=1)
+    after = long_C[:, SEGMENT_FRAMES : SEGMENT_FRAMES + 20].mean(axis=1)
+    diff = after - before  # a reset at the boundary would drop every cell towards f0 and shift the mean
+    assert abs(diff.mean()) < 4 * diff.std() / math.sqrt(n_cells)
+    # A calcium transient that starts before the boundary decays smoothly across it.
+    jumps = np.abs(np.diff(long_C, axis=1))
+    at_boundary = jumps[:, SEGMENT_FRAMES - 1]
+    elsewhere = jumps[:, SEGMENT_FRAMES + 5 : SEGMENT_FRAMES + 200].ravel()
+    assert at_boundary.mean() < elsewhere.mean() + 4 * elsewhere.std() / math.sqrt(n_cells)
 
 
 def test_activity_spikes_and_brightness_truth():

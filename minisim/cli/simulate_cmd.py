@@ -188,7 +188,7 @@ def summary(rec: Any, out: Path, elapsed_s: float | None, where: str = "") -> st
     gt = rec.ground_truth
     movie = rec.observed
     acq = rec.spec.acquisition
-    present = sorted(f for f in SUMMARY_FIELDS if getattr(gt, f, None) is not None)
+    present = sorted(f for f in SUMMARY_FIELDS if gt.stored(f) is not None)
     lines = [
         f"minisim: wrote {out}" + (f" in {elapsed_s:.1f} s" if elapsed_s is not None else "") + where,
         f"  frames        {movie.shape[0]} ({acq.duration_s:g} s at {acq.fps:g} Hz), "

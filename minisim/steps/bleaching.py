@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from minisim._base import bounded
 from minisim.detection import sample_field_at
 from minisim.steps.base import StepSpec
+from minisim.traces import SEGMENT_FRAMES, StreamedTraces, SummaryAccumulator, lazy_segments, run_segments
 
 #: Largest summed decay exponent (e-folds) one closed-form block may span (keeps exp() finite and exact).
 MAX_BLOCK_EFOLDS = 30.0
@@ -93,32 +95,66 @@ class Bleaching(StepSpec):
     def compute(self, ctx: Any) -> dict[str, Any]:
         if not ctx.has("C"):
             return {}
-        C = ctx.get("C")
-        fps = ctx.acq.fps
-        q = self.bleach_susceptibility / fps
-        k = 1.0 / (self.turnover_tau_s * fps)
-        centers = ctx.get("centers_um")
+        C: StreamedTraces = ctx.get("C")
+        fps, px = ctx.acq.fps, ctx.acq.pixel_size_um
         field = ctx.get("illumination") if ctx.has("illumination") else None
         shifts = ctx.get("shifts") if self.follow_motion and field is not None and ctx.has("shifts") else None
-        px = ctx.acq.pixel_size_um
-        y, x = centers[:, 1], centers[:, 2]
-        if shifts is None:
-            rest = self.excitation_intensity * sample_field_at(field, y, x, px)
+        centers = ctx.get("centers_um")
+        dose = DoseModel(
+            q=self.bleach_susceptibility / fps,
+            k_turn=1.0 / (self.turnover_tau_s * fps),
+            excitation=self.excitation_intensity,
+            field=None if field is None else np.asarray(field, dtype=np.float64),
+            y_um=centers[:, 1],
+            x_um=centers[:, 2],
+            pixel_size_um=px,
+            shifts_um=None if shifts is None else np.asarray(shifts, dtype=np.float64) * px,
+        )
+        n_cells, n_frames = C.shape
+        summary, starts = SummaryAccumulator(n_cells, n_frames), []
+        for first, _, values, state in run_segments(bleaching_segment, dose, np.ones(n_cells), n_frames, (C,)):
+            starts.append(state)
+            summary.add(first, values)
+        lazy = lazy_segments(bleaching_segment, dose, starts, n_frames, (n_cells,), (C.data,))
+        return {"bleaching": summary.finish(lazy)}
 
-            def intensity(t0: int, t1: int) -> np.ndarray:
-                return rest[:, None]
 
-        else:
-            shifts_um = np.asarray(shifts, dtype=np.float64) * px
+@dataclass(frozen=True, eq=False)
+class DoseModel:
+    """What drives bleaching: rates per frame and the excitation each cell receives."""
 
-            def intensity(t0: int, t1: int) -> np.ndarray:
-                yy = y[:, None] + shifts_um[None, t0:t1, 0]
-                xx = x[:, None] + shifts_um[None, t0:t1, 1]
-                return self.excitation_intensity * sample_field_at(field, yy, xx, px)
+    q: float  # bleach susceptibility per frame per unit emission and excitation
+    k_turn: float  # turnover rate per frame
+    excitation: float
+    field: np.ndarray | None  # illumination profile (sensor frame), None: uniform
+    y_um: np.ndarray  # rest positions of the cells
+    x_um: np.ndarray
+    pixel_size_um: float
+    shifts_um: np.ndarray | None  # (frames, 2) displacement when following motion
 
-        i_max = self.excitation_intensity * (1.0 if field is None else float(np.max(field)))
-        # Stored as float32 like C: half the memory of an hour-long recording, rounding far below any effect.
-        return {"bleaching": bleaching_pool(C, q, k, intensity, i_max, dtype=np.float32)}
+    @property
+    def intensity_max(self) -> float:
+        return self.excitation * (1.0 if self.field is None else float(np.max(self.field)))
+
+    def intensity(self, first: int, stop: int) -> np.ndarray:
+        """Excitation ``(cells, frames or 1)`` each cell receives over frames ``[first, stop)``."""
+        if self.shifts_um is None:
+            return self.excitation * sample_field_at(self.field, self.y_um, self.x_um, self.pixel_size_um)[:, None]
+        yy = self.y_um[:, None] + self.shifts_um[None, first:stop, 0]
+        xx = self.x_um[:, None] + self.shifts_um[None, first:stop, 1]
+        return self.excitation * sample_field_at(self.field, yy, xx, self.pixel_size_um)
+
+
+def bleaching_segment(
+    dose: DoseModel, k: int, n_frames: int, b_start: np.ndarray, emission: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Segment ``k`` of ``B`` (float32) from its traces and the intact fraction at its start."""
+    first = k * SEGMENT_FRAMES
+
+    def intensity(t0: int, t1: int) -> np.ndarray:
+        return dose.intensity(first + t0, first + t1)
+
+    return bleaching_run(emission, dose.q, dose.k_turn, intensity, dose.intensity_max, b_start, np.float32)
 
 
 def bleaching_pool(
@@ -166,6 +202,19 @@ def bleaching_pool(
     has no cancellation). Cost is O(n T) vectorized work plus one Python
     iteration per block.
     """
+    return bleaching_run(emission, q, k_turn, intensity, intensity_max, b0, dtype)[0]
+
+
+def bleaching_run(
+    emission: np.ndarray,
+    q: float,
+    k_turn: float,
+    intensity: float | np.ndarray | Callable[[int, int], np.ndarray] = 1.0,
+    intensity_max: float | None = None,
+    b0: float | np.ndarray = 1.0,
+    dtype: type = np.float64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`bleaching_pool` and the intact fraction after the last frame (float64, ``(n,)``)."""
     # Blocks are converted one at a time so an hour-long (cells x frames) input is never copied whole.
     e = np.asarray(emission)
     n, T = e.shape
@@ -182,7 +231,7 @@ def bleaching_pool(
 
         i_max = float(np.max(arr)) if intensity_max is None else float(intensity_max)
     if T == 0:
-        return out
+        return out, b
     lam_max = k_turn + q * i_max * (max(float(e.max()), 0.0) if e.size else 0.0)
     if not np.isfinite(lam_max):
         block = 1
@@ -204,7 +253,7 @@ def bleaching_pool(
         L_excl = L_incl - lam  # L_t
         out[:, t0:t1] = np.exp(-L_excl) * b[:, None] + np.exp(L_end - L_excl) * before
         b = np.exp(-L_end[:, 0]) * b + inflow[:, -1]
-    return out
+    return out, b
 
 
 def _relaxed_fraction(lam: np.ndarray) -> np.ndarray:

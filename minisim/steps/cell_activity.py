@@ -10,6 +10,7 @@ double-exponential kernel, averaged over each frame's exposure.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
@@ -17,7 +18,9 @@ import scipy.signal as sig
 from pydantic import model_validator
 
 from minisim._base import bounded, field_error
+from minisim.rng import generator
 from minisim.steps.base import StepSpec
+from minisim.traces import SEGMENT_FRAMES, SummaryAccumulator, lazy_segments, run_segments
 
 
 class CellActivity(StepSpec):
@@ -66,16 +69,17 @@ class CellActivity(StepSpec):
         return self
 
     def compute(self, ctx: Any) -> dict[str, Any]:
-        n_cells = len(ctx.get("centers_um"))
-        n_frames = ctx.acq.n_frames
-        fps = ctx.acq.fps
-        # float32 halves the eager (cells x frames) ground truth of long recordings; spike counts are exact in it.
-        C = np.empty((n_cells, n_frames), dtype=np.float32)
-        S = np.empty((n_cells, n_frames), dtype=np.float32)
-        gain = np.empty(n_cells)
-        for i in range(n_cells):
-            C[i], S[i], gain[i] = simulate_cell(self, fps, n_frames, ctx.rng(index=i))
-        return {"C": C, "S": S, "amplitude_per_cell": gain}
+        n_cells, n_frames = len(ctx.get("centers_um")), ctx.acq.n_frames
+        gain = np.array([lognormal_gain(self.brightness_cv, ctx.rng(index=i)) for i in range(n_cells)])
+        model = ActivityModel(self, ctx.acq.fps, ctx.seed, type(self).step_id(), gain)
+        traces, spikes = SummaryAccumulator(n_cells, n_frames), SummaryAccumulator(n_cells, n_frames)
+        starts = []
+        for first, _, values, state in run_segments(activity_segment, model, model.burn_in(), n_frames):
+            starts.append(state)
+            traces.add(first, values[0])
+            spikes.add(first, values[1])
+        lazy = lazy_segments(activity_segment, model, starts, n_frames, (2, n_cells))
+        return {"C": traces.finish(lazy[0]), "S": spikes.finish(lazy[1]), "amplitude_per_cell": gain}
 
 
 def kernel_peak_time_s(tau_rise_s: float, tau_decay_s: float) -> float:
@@ -111,38 +115,193 @@ def lognormal_gain(cv: float, rng: np.random.Generator) -> float:
     return float(rng.lognormal(-(sigma**2) / 2, sigma))
 
 
-def simulate_cell(
-    spec: CellActivity, fps: float, n_frames: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """One cell's trace ``C`` (frames), spike counts ``S`` and brightness gain."""
-    bins = max(round(spec.spike_sim_hz / fps), 1)
-    hr_hz = bins * fps
-    pad = math.ceil(6 * spec.tau_decay_s * fps)
-    total = n_frames + pad
-    gain = lognormal_gain(spec.brightness_cv, rng)
-    active = markov_gate(total, spec.p_quiescent_to_active, spec.p_active_to_quiescent, rng)
-    rate = np.where(active, spec.active_rate_hz, spec.quiescent_rate_hz)
-    p_bin = np.minimum(np.repeat(rate, bins) / hr_hz, 1.0)
-    fine = (rng.random(total * bins) < p_bin).astype(np.float64)
-    calcium = convolve_calcium(fine, spec.tau_rise_s, spec.tau_decay_s, hr_hz)
-    per_frame = calcium.reshape(total, bins).mean(axis=1)[pad:]
-    spikes = fine.reshape(total, bins).sum(axis=1)[pad:]
-    trace = gain * (spec.f0 + per_frame)
-    if spec.trace_noise > 0:
-        trace = trace + rng.normal(0, spec.trace_noise, n_frames)
-    return trace, spikes, gain
+#: Random streams of a cell: 0 its brightness gain, then its segments and its burn-in.
+SEGMENT_STREAM, BURN_IN_STREAM = 1, 2
 
 
-def markov_gate(n_frames: int, p_qa: float, p_aq: float, rng: np.random.Generator) -> np.ndarray:
+@dataclass(frozen=True)
+class ActivityState:
+    """Where every cell is at a segment boundary: all the model carries across."""
+
+    active: np.ndarray  # (cells,) bool, gate state of the last frame
+    decay: np.ndarray  # (cells,) float64, decay filter after the last fine bin
+    rise: np.ndarray  # (cells,) float64, rise filter after the last fine bin
+
+
+@dataclass(frozen=True, eq=False)
+class ActivityModel:
+    """The activity model of a recording: spec, frame rate, keys and per-cell gains."""
+
+    spec: CellActivity
+    fps: float
+    seed: int
+    step_id: int
+    gain: np.ndarray
+
+    @property
+    def bins(self) -> int:
+        """Fine spike bins per frame."""
+        return max(round(self.spec.spike_sim_hz / self.fps), 1)
+
+    def burn_in(self) -> ActivityState:
+        """State at frame 0: ``ceil(6 tau_decay fps)`` frames from a stationary gate and no calcium."""
+        p_qa, p_aq = self.spec.p_quiescent_to_active, self.spec.p_active_to_quiescent
+        rngs = [generator(self.seed, self.step_id, BURN_IN_STREAM, i) for i in range(len(self.gain))]
+        active = np.array([r.random() < p_qa / (p_qa + p_aq) for r in rngs], dtype=bool)
+        state = ActivityState(active, np.zeros(len(self.gain)), np.zeros(len(self.gain)))
+        pad = math.ceil(6 * self.spec.tau_decay_s * self.fps)
+        return self.run(pad, state, rngs)[1] if pad else state
+
+    def run(
+        self, n_frames: int, state: ActivityState, rngs: list[np.random.Generator]
+    ) -> tuple[np.ndarray, ActivityState]:
+        """``(2, cells, n_frames)`` float32 traces ``C`` and spike counts ``S``, and the end state."""
+        spec, B = self.spec, self.bins
+        n_cells = len(self.gain)
+        out = np.empty((2, n_cells, n_frames), np.float32)
+        active = state.active.copy()
+        noise = np.zeros((n_cells, n_frames))
+        cells, frames_of, bins_of = [], [], []
+        for i, rng in enumerate(rngs):
+            gate = markov_gate(n_frames, spec.p_quiescent_to_active, spec.p_active_to_quiescent, rng, bool(active[i]))
+            p_bin = np.minimum(np.where(gate, spec.active_rate_hz, spec.quiescent_rate_hz) / (B * self.fps), 1.0)
+            counts = rng.binomial(B, p_bin)
+            frames = np.flatnonzero(counts)
+            if frames.size:
+                # Given its count, a frame's spikes sit in a uniformly random set of distinct bins.
+                order = np.argsort(rng.random((frames.size, B)), axis=1)
+                bins_of.append(order[np.arange(B) < counts[frames, None]])
+                frames_of.append(np.repeat(frames, counts[frames]))
+                cells.append(np.full(frames_of[-1].size, i))
+            out[1, i] = counts
+            if spec.trace_noise > 0:
+                noise[i] = rng.normal(0, spec.trace_noise, n_frames)
+            if n_frames:
+                active[i] = gate[-1]
+        cell, frame, fine_bin = (np.concatenate(x) if x else np.zeros(0, np.int64) for x in (cells, frames_of, bins_of))
+        calcium, decay, rise = frame_calcium(
+            cell, frame, fine_bin, (n_cells, n_frames), B, B * self.fps, spec.tau_rise_s, spec.tau_decay_s,
+            state.decay, state.rise,
+        )  # fmt: skip
+        out[0] = self.gain[:, None] * (spec.f0 + calcium) + noise
+        return out, ActivityState(active, decay, rise)
+
+
+def frame_calcium(
+    cell: np.ndarray,
+    frame: np.ndarray,
+    fine_bin: np.ndarray,
+    shape: tuple[int, int],
+    bins: int,
+    rate_hz: float,
+    tau_rise_s: float,
+    tau_decay_s: float,
+    decay0: np.ndarray,
+    rise0: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frame-averaged calcium of spikes on a fine grid, computed per frame (exact).
+
+    Parameters
+    ----------
+    cell, frame, fine_bin : (spikes,) int arrays
+        Where each spike is: its cell, frame and bin within the frame.
+    shape : (cells, frames)
+    bins, rate_hz : fine bins per frame and their rate.
+    tau_rise_s, tau_decay_s : kernel time constants.
+    decay0, rise0 : (cells,) filter states after the last bin before frame 0.
+
+    Returns
+    -------
+    calcium : (cells, frames)
+        The mean over each frame's bins of :func:`convolve_calcium` of the
+        fine spike train (continuing from the given states).
+    decay, rise : (cells,)
+        Filter states after the last bin.
+
+    Notes
+    -----
+    Each filter ``x_n = a x_(n-1) + u_n`` is linear, so over a frame of ``B``
+    bins its sum is ``c x_before + sum_i u_i (1 - a**(B-i))/(1 - a)`` and
+    its end state ``a**B x_before + sum_i u_i a**(B-1-i)``, with
+    ``c = a (1 - a**B)/(1 - a)``: one recursion per frame instead of per bin,
+    over spikes instead of bins (spikes are sparse).
+    """
+    n_cells, n_frames = shape
+    flat = cell * n_frames + frame
+    tp = kernel_peak_time_s(tau_rise_s, tau_decay_s)
+    calcium = np.zeros(shape)
+    states = []
+    for sign, tau, x0 in ((1.0, tau_decay_s, decay0), (-1.0, tau_rise_s, rise0)):
+        a_frame, end_w, sum_w, carry_w = _bin_weights(tau, rate_hz, bins)
+        added = np.bincount(flat, weights=end_w[fine_bin], minlength=n_cells * n_frames).reshape(shape)
+        summed = np.bincount(flat, weights=sum_w[fine_bin], minlength=n_cells * n_frames).reshape(shape)
+        end, _ = sig.lfilter([1.0], [1.0, -a_frame], added, axis=1, zi=a_frame * np.asarray(x0, float)[:, None])
+        before = np.concatenate([np.asarray(x0, float)[:, None], end[:, :-1]], axis=1)
+        calcium += sign * (carry_w * before + summed) / bins
+        states.append(end[:, -1] if n_frames else np.asarray(x0, float))
+    calcium /= math.exp(-tp / tau_decay_s) - math.exp(-tp / tau_rise_s)
+    return calcium, states[0], states[1]
+
+
+def _bin_weights(tau_s: float, rate_hz: float, bins: int) -> tuple[float, np.ndarray, np.ndarray, float]:
+    """Frame-level form of the fine-grid filter ``x_n = a x_(n-1) + u_n``, ``a = exp(-1/(tau rate))``.
+
+    Returns ``a**bins`` (decay over a frame), each bin's weight in the state
+    after the frame's last bin (``a**(bins-1-i)``), each bin's weight in the
+    frame's summed filter output (``(1 - a**(bins-i)) / (1 - a)``) and the
+    carried state's weight in that sum (``a (1 - a**bins) / (1 - a)``).
+    """
+    a = math.exp(-1.0 / (tau_s * rate_hz))
+    i = np.arange(bins)
+    return a**bins, a ** (bins - 1 - i), (1 - a ** (bins - i)) / (1 - a), a * (1 - a**bins) / (1 - a)
+
+
+def activity_segment(
+    model: ActivityModel, k: int, n_frames: int, state: ActivityState
+) -> tuple[np.ndarray, ActivityState]:
+    """Segment ``k`` of every cell (a :data:`minisim.traces.SegmentFn`); draws keyed on (cell, segment).
+
+    A recording's last segment is drawn whole and cut, so every segment is
+    the same whatever the recording's length: a longer recording extends a
+    shorter one with the same seed.
+    """
+    rngs = [generator(model.seed, model.step_id, SEGMENT_STREAM, i, block=k) for i in range(len(model.gain))]
+    values, end = model.run(SEGMENT_FRAMES, state, rngs)
+    return values[:, :, :n_frames], end
+
+
+def simulate_cells(
+    spec: CellActivity, fps: float, n_frames: int, n_cells: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Traces ``C``, spike counts ``S`` (both ``(cells, frames)``) and gains of ``n_cells`` cells, eagerly.
+
+    The same model, keys and values as a recording with this seed and these
+    cells, without the rest of a Spec (for tests and teaching).
+    """
+    step_id = CellActivity.step_id()
+    gain = np.array([lognormal_gain(spec.brightness_cv, generator(seed, step_id, 0, i)) for i in range(n_cells)])
+    model = ActivityModel(spec, fps, seed, step_id, gain)
+    blocks = [values for _, _, values, _ in run_segments(activity_segment, model, model.burn_in(), n_frames)]
+    both = np.concatenate(blocks, axis=2) if blocks else np.zeros((2, n_cells, 0), np.float32)
+    return both[0], both[1], gain
+
+
+def markov_gate(
+    n_frames: int, p_qa: float, p_aq: float, rng: np.random.Generator, previous: bool | None = None
+) -> np.ndarray:
     """Two-state Markov chain (True = active) stepped once per frame.
 
     Sampled as alternating geometric run lengths, which is the same process
-    as drawing a transition per frame but vectorized. The first state is
+    as drawing a transition per frame but vectorized. ``previous`` is the
+    state of the frame before the first; by memorylessness its run goes on
+    for ``Geometric(p_leave) - 1`` more frames. Without it, that state is
     drawn from the stationary distribution ``p_qa / (p_qa + p_aq)``.
     """
-    state = bool(rng.random() < p_qa / (p_qa + p_aq))
-    pieces, filled = [], 0
-    n_cycles = int(n_frames / (1 / p_qa + 1 / p_aq)) + 8
+    state = bool(rng.random() < p_qa / (p_qa + p_aq)) if previous is None else bool(previous)
+    first = int(rng.geometric(p_aq if state else p_qa)) - 1
+    pieces, filled = [np.full(min(first, n_frames), state)], first
+    state = not state
+    n_cycles = int(max(n_frames - filled, 0) / (1 / p_qa + 1 / p_aq)) + 8
     while filled < n_frames:
         quiet, act = rng.geometric(p_qa, n_cycles), rng.geometric(p_aq, n_cycles)
         lengths = np.empty(2 * n_cycles, dtype=np.int64)

@@ -35,14 +35,13 @@ class Composite(StepSpec):
 
     def movie_op(self, ctx: Any) -> MovieOp | None:
         footprints = ctx.get("observed_footprints") if ctx.has("observed_footprints") else ctx.get("planted_footprints")
-        # Per-frame inputs are frame-first *views* of the traces (no cells x frames copy); each block
+        # Traces stream in as lazy frame-first blocks (never cells x frames in memory); each block
         # multiplies and casts only its own frames, exactly as the whole array would be.
         per_frame: dict[str, Any] = {}
         if ctx.has("C"):
-            trace = ctx.get("C")
-            per_frame["C"] = trace.T
+            per_frame["C"] = ctx.get("C").data.T
             if ctx.has("bleaching"):
-                per_frame["bleaching"] = np.broadcast_to(ctx.get("bleaching"), trace.shape).T
+                per_frame["bleaching"] = ctx.get("bleaching").data.T
         matrix = footprints.to_csr().T.tocsr()  # (pixels, cells)
         return MovieOp(
             fn=composite_block,

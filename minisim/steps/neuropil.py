@@ -110,8 +110,8 @@ class Neuropil(StepSpec):
     def compute(self, ctx: Any) -> dict[str, Any]:
         acq = ctx.acq
         n_frames = acq.n_frames
-        traces = ctx.get("C") if ctx.has("C") else None
-        population = population_envelope(traces, self.population_tau_s * acq.fps)
+        total = ctx.get("C").population_sum if ctx.has("C") else None
+        population = population_envelope(total, self.population_tau_s * acq.fps)
         coupling = self.population_coupling if population is not None else 0.0
         a = math.exp(-1.0 / (self.temporal_tau_s * acq.fps))
         s = self.fluctuation_log_sigma
@@ -122,7 +122,7 @@ class Neuropil(StepSpec):
             if population is not None:
                 temporal[k] += coupling * population
         if ctx.has("bleaching"):
-            temporal = temporal * np.asarray(ctx.get("bleaching")).mean(axis=0)[None, :]
+            temporal = temporal * ctx.get("bleaching").population_mean()[None, :]
         spatial = self._canvas_fields(ctx)
         return {
             "neuropil_spatial": spatial[(slice(None), *ctx.geometry.fov_slice)].astype(np.float64),
@@ -245,11 +245,11 @@ def ou_process(n_frames: int, a: float, rng: np.random.Generator) -> np.ndarray:
     return sig.lfilter([1.0], [1.0, -a], drive)
 
 
-def population_envelope(traces: np.ndarray | None, tau_frames: float) -> np.ndarray | None:
-    """Causal one-pole low-pass of the summed traces, normalized to mean 1 (None if dark)."""
-    if traces is None or np.size(traces) == 0:
+def population_envelope(total: np.ndarray | None, tau_frames: float) -> np.ndarray | None:
+    """Causal one-pole low-pass of the traces summed over cells (per frame), normalized to mean 1 (None if dark)."""
+    if total is None or np.size(total) == 0:
         return None
-    total = np.asarray(traces, dtype=np.float64).sum(axis=0)
+    total = np.asarray(total, dtype=np.float64)
     a = math.exp(-1.0 / tau_frames)
     smooth, _ = sig.lfilter([1 - a], [1.0, -a], total, zi=[a * total[0]])
     mean = smooth.mean()

@@ -9,6 +9,7 @@ import numpy as np
 from minisim.acquisition import Acquisition
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
 from minisim.steps.base import StepSpec
+from minisim.traces import StreamedTraces
 
 #: Number of candidate focal planes in the "auto" focus scan.
 N_FOCUS_PLANES = 96
@@ -77,7 +78,7 @@ def resolve_focal_depth_um(
     effective_depth_um: np.ndarray,
     y_um: np.ndarray,
     x_um: np.ndarray,
-    traces: np.ndarray | None,
+    traces: StreamedTraces | None,
     photon_field: np.ndarray | None,
     photons_per_unit: float | None,
 ) -> float:
@@ -102,8 +103,8 @@ def resolve_focal_depth_um(
         * photons_per_unit
         * acq.image_sensor.quantum_efficiency
     )
-    peak_dF = traces.max(axis=1) - traces.min(axis=1)
-    snr = detection_snr(peak_dF, traces.min(axis=1), gain, acq.image_sensor.read_noise_e)
+    peak_dF = traces.maximum - traces.minimum
+    snr = detection_snr(peak_dF, traces.minimum, gain, acq.image_sensor.read_noise_e)
     detected = snr >= DETECT_SNR_THRESHOLD
     return float(planes[int(np.argmax(focus_score(detected, peak_drop, peak_dF * gain)))])
 
