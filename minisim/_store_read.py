@@ -45,7 +45,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     do: a missing or non-minisim path, another format version, an
     unfinished write, and a store whose ``spec.json`` was edited.
     """
-    from minisim.recording import GroundTruth, Recording
+    from minisim.recording import LAZY_FIELDS, GroundTruth, Recording
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -104,6 +104,8 @@ def load(path: str | os.PathLike[str]) -> Any:
         if name in gt_attrs["footprints"]:
             parts = {k: gt_group[f"{name}/{k}"][...] for k in ("offsets", "shapes", "data")}
             kwargs[name] = Footprints.from_arrays(**parts, canvas_shape=gt_attrs["footprints"][name]["canvas_shape"])
+        elif name in LAZY_FIELDS:
+            kwargs[name] = da.from_zarr(gt_group[name])  # read from disk on first access, not now
         else:
             kwargs[name] = gt_group[name][...]
     kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
