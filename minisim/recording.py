@@ -123,6 +123,11 @@ class GroundTruth:
             return self.__dict__.get(f"_stored_{name}")
         return getattr(self, name)
 
+    def _series(self, name: str) -> Any:
+        """A long series as held (lazy if not yet read), or its empty default."""
+        value = self.stored(name)
+        return getattr(self, name) if value is None else value
+
     def __repr__(self) -> str:
         frames = self.stored("C").shape[1] if self.stored("C") is not None else 0
         present = [f.name for f in dataclasses.fields(self) if self.stored(f.name) is not None]
@@ -164,14 +169,14 @@ class GroundTruth:
         return dataclasses.replace(self, **changes)
 
     def to_dataset(self) -> xr.Dataset:
-        """Labelled view of the ground truth (footprints densified)."""
+        """Labelled view of the ground truth (footprints densified; ``C`` and ``S`` lazy if not yet read)."""
         h, w = self.fov_shape
         coords = {"unit_id": np.arange(self.n_units), "height": np.arange(h), "width": np.arange(w)}
         data: dict[str, Any] = {
             "A": (("unit_id", "height", "width"), self.A_observed),
             "A_planted": (("unit_id", "height", "width"), self.A_planted),
-            "C": (("unit_id", "frame"), self.C),
-            "S": (("unit_id", "frame"), self.S),
+            "C": (("unit_id", "frame"), self._series("C")),
+            "S": (("unit_id", "frame"), self._series("S")),
             "centers_um": (("unit_id", "zyx"), self.centers_um),
             "detectable": (("unit_id",), self.detectable),
             "in_focus": (("unit_id",), self.in_focus),

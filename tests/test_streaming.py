@@ -120,3 +120,12 @@ def test_saved_series_equal_the_recording_and_load_lazily(reference, tmp_path):
     for name, values in truth.items():
         assert isinstance(loaded.stored(name), dask.array.Array)
         np.testing.assert_array_equal(getattr(loaded, name), values)
+
+
+def test_to_dataset_labels_the_series_without_computing_them(reference):
+    _, truth = reference
+    gt = ms.simulate(long_spec()).ground_truth
+    ds = gt.to_dataset()
+    assert isinstance(ds["C"].data, dask.array.Array) and ds["C"].dims == ("unit_id", "frame")
+    np.testing.assert_array_equal(ds["S"].values, truth["S"])
+    assert ds.sizes["unit_id"] == gt.n_units and ds["A"].shape[0] == gt.n_units
