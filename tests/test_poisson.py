@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import gammaln
 
 from minisim.poisson import PTRS_MIN_LAMBDA, PoissonWorkspace, poisson_frame
 from minisim.rng import generator
@@ -161,3 +162,27 @@ def test_box_muller_read_noise_is_standard_normal(n):
     again = np.empty(n, np.float32)
     standard_normal_f32(generator(9, 0, 1, n), again, PoissonWorkspace())
     np.testing.assert_array_equal(out, again)
+
+
+def test_full_acceptance_test_decides_as_the_paper_with_gammaln():
+    """Steps 2-3 of PTRS (Robbins' bounds on log k!, gammaln in the band) equal the paper's test written out."""
+    from minisim.poisson import _full_test
+
+    rng = np.random.default_rng(6)
+    m = 400_000
+    mu = np.concatenate([np.full(m // 4, 10.0), np.exp(rng.uniform(np.log(10.0), np.log(1e6), m - m // 4))])
+    b = 0.931 + 2.53 * np.sqrt(mu)
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    u = rng.random(m) - 0.5
+    us = 0.5 - np.abs(u)
+    v = rng.random(m)
+    k = np.floor((2 * a / us + b) * u + mu + 0.43)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        paper = np.log(v) + np.log(inv_alpha) - np.log(a / us**2 + b) <= -mu + k * np.log(mu) - gammaln(k + 1)
+    paper &= (k >= 0) & ~((us < 0.013) & (v > us))
+    assert (k == 0).sum() > 10 and 0.3 < paper.mean() < 0.99
+    rejected = _full_test(k.copy(), us.copy(), v.copy(), mu.copy(), b.copy(), 2 * a, PoissonWorkspace())
+    ours = np.ones(m, bool)
+    ours[rejected] = False
+    assert (ours != paper).sum() <= 2  # float64 rounding of the two forms of the same inequality
