@@ -37,6 +37,7 @@ def child(minutes: float, out: str, chunk_frames: int | None) -> None:
     """Simulate and save one recording; print phase timings as JSON on the last line."""
     import minisim as ms
 
+    ms.perf.reuse_freed_memory()  # as the command line does
     spec = v4_ca1_spec(minutes * 60.0)
     t0 = time.perf_counter()
     rec = ms.simulate(spec, chunk_frames=chunk_frames)

@@ -162,13 +162,19 @@ def main() -> None:
     parser.add_argument("--scheduler", default="threads", choices=["threads", "processes", "sync"])
     parser.add_argument("--repeat", type=int, default=2, help="write each model this many times, keep the best")
     parser.add_argument("--skip-breakdown", action="store_true")
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="do not tune glibc's allocator as the command line does"
+    )
     args = parser.parse_args()
+    tuned = False if args.default_allocator else ms.perf.reuse_freed_memory()
 
     cores = os.cpu_count() or 1
     duration_s = args.frames / FPS
     spec = v4_ca1_spec(duration_s, brain_motion=True)
     print(f"recording: {describe(spec)}")
-    print(f"machine: {cores} cores; numpy {np.__version__}, dask {dask.__version__}; scheduler {args.scheduler}")
+    allocator = "tuned as by the command line (minisim.perf.reuse_freed_memory)" if tuned else "default"
+    print(f"machine: {cores} cores; numpy {np.__version__}, dask {dask.__version__}; scheduler {args.scheduler}; "
+          f"allocator {allocator}")  # fmt: skip
     tmp = Path(tempfile.mkdtemp(prefix="minisim-bench-"))
     results = {}
     try:

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage and the problem
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    from minisim.perf import reuse_freed_memory
+
+    reuse_freed_memory()  # the CLI owns its process: keep freed frame blocks for the next chunk
     try:
         return int(args.func(args) or 0)
     except UserError as err:

@@ -66,5 +66,6 @@ def composite_block(
     painted = np.asarray(matrix @ np.ascontiguousarray(emission.T), dtype=np.float32)  # (pixels, t)
     # cv2's cache-blocked transpose is ~5x faster than numpy's strided copy here; exact.
     frames_major = cv2.transpose(painted).reshape(t, h, w) if painted.size else painted.T.reshape(t, h, w)
-    frames_major += block
+    if any(block.strides):  # not the engine's all-zero first block: a real upstream movie to add to
+        frames_major += block
     return frames_major
