@@ -24,8 +24,8 @@ REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 #: Page name → (title, modules). Modules that do not exist (yet) are left out.
 PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "spec": ("Spec and acquisition", ("minisim.spec", "minisim.acquisition")),
-    "steps": ("Steps", ("minisim.steps.base", "minisim.steps.registry")),
-    "simulate": ("simulate and the engine", ("minisim.engine", "minisim.perf")),
+    "steps": ("Steps", ("minisim.steps.base", "minisim.steps.registry", "minisim.poisson")),
+    "simulate": ("simulate and the engine", ("minisim.engine", "minisim.traces", "minisim.perf")),
     "recording": ("Recording, GroundTruth and storage", ("minisim.recording", "minisim.footprint", "minisim.store")),
     "presets": ("Presets", ("minisim.presets",)),
     "metrics": ("Metrics", ("minisim.metrics", "minisim.detection")),
