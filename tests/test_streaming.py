@@ -129,3 +129,28 @@ def test_to_dataset_labels_the_series_without_computing_them(reference):
     assert isinstance(ds["C"].data, dask.array.Array) and ds["C"].dims == ("unit_id", "frame")
     np.testing.assert_array_equal(ds["S"].values, truth["S"])
     assert ds.sizes["unit_id"] == gt.n_units and ds["A"].shape[0] == gt.n_units
+
+
+def test_simulate_keeps_nothing_of_size_cells_by_frames():
+    """Six more segments of ~300 cells add far less memory than one float32 series over them would take."""
+    import gc
+    import tracemalloc
+
+    def retained(n_frames: int) -> tuple[int, int]:
+        base = small_spec(duration_s=n_frames / 20.0, n_px=48)
+        dense = base.steps[0].model_copy(update={"density_per_mm3": 6_000_000.0})
+        spec = ms.Spec(acquisition=base.acquisition, seed=0, steps=[dense, *base.steps[1:]])
+        gc.collect()
+        tracemalloc.start()
+        try:
+            rec = ms.simulate(spec)
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0], rec.ground_truth.n_units
+        finally:
+            tracemalloc.stop()
+
+    short, n_cells = retained(2 * SEGMENT_FRAMES)
+    long, _ = retained(8 * SEGMENT_FRAMES)
+    one_series = n_cells * 6 * SEGMENT_FRAMES * 4
+    assert n_cells > 200
+    assert long - short < 0.1 * one_series, (long - short, one_series)

@@ -238,7 +238,8 @@ def frame_calcium(
         end, _ = sig.lfilter([1.0], [1.0, -a_frame], added, axis=1, zi=a_frame * np.asarray(x0, float)[:, None])
         before = np.concatenate([np.asarray(x0, float)[:, None], end[:, :-1]], axis=1)
         calcium += sign * (carry_w * before + summed) / bins
-        states.append(end[:, -1] if n_frames else np.asarray(x0, float))
+        # A copy: a view would keep the whole (cells, frames) filter output alive with the state.
+        states.append(end[:, -1].copy() if n_frames else np.asarray(x0, float))
     calcium /= math.exp(-tp / tau_decay_s) - math.exp(-tp / tau_rise_s)
     return calcium, states[0], states[1]
 
