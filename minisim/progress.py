@@ -103,6 +103,7 @@ def run_blocks(
     desc: str = "writing",
     weights: Sequence[float] | None = None,
     unit: str = "block",
+    window: int | None = None,
 ) -> None:
     """Compute a 1-D dask array whose blocks are side effects, reporting each block.
 
@@ -121,22 +122,30 @@ def run_blocks(
         default one per block.
     unit : str
         The bar's unit.
+    window : int, optional
+        Compute at most this many consecutive blocks at a time (one bar for
+        all). The scheduler's state grows with the blocks it is given, so
+        windows keep memory flat for any number of blocks; work shared by
+        two windows (a dependency straddling them) is computed in each.
     """
     n = blocks.numblocks[0]
     weights = list(weights) if weights is not None else [1] * n
+    step = max(1, window or n)
     with _bar(sum(weights), desc, unit, progress) as bar:
-
-        def done(i: int) -> None:
-            bar.update(weights[i])
-            if on_done is not None:
-                on_done(i)
-
         client = active_client()
-        if client is None:
-            with _BlockWatcher(blocks.name, done):
-                dask.persist(blocks)  # persist keeps every block key (compute may fuse them away)
-            return
-        _run_distributed(client, blocks, done)
+        for first in range(0, n, step):
+            part = blocks.blocks[first : first + step]
+
+            def done(j: int, first: int = first) -> None:
+                bar.update(weights[first + j])
+                if on_done is not None:
+                    on_done(first + j)
+
+            if client is None:
+                with _BlockWatcher(part.name, done):
+                    dask.persist(part)  # persist keeps every block key (compute may fuse them away)
+            else:
+                _run_distributed(client, part, done)
 
 
 def _run_distributed(client: Any, blocks: Any, done: Callable[[int], None]) -> None:

@@ -67,6 +67,9 @@ COMPRESSOR = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHU
 _WRITE_ALL = {"write_empty_chunks": True}
 #: Chunk size (bytes) for arrays without a frame axis (footprint data, fields).
 _FLAT_CHUNK_BYTES = 16 * 2**20
+#: Frame chunks handed to the scheduler at a time: its task state (~50 kB a chunk) then stays
+#: bounded (an hour at 20 fps is ~4800 chunks), and each window is still hundreds of tasks deep.
+WRITE_WINDOW_CHUNKS = 512
 
 
 # ---------------------------------------------------------------- destination
@@ -446,6 +449,7 @@ def save(
                 desc=f"writing {dest.name}",
                 weights=sizes,
                 unit="frame",
+                window=WRITE_WINDOW_CHUNKS,
             )
         _finish(tmp, dest, status)
     except OSError as err:

@@ -246,6 +246,26 @@ def test_resume_after_sigkill_gives_identical_bytes(tmp_path):
     assert save(rec, killed, resume=True) == killed  # already complete: nothing to do
 
 
+def test_writing_in_windows_gives_the_same_bytes_and_reports_every_chunk(rec, tmp_path, monkeypatch, capsys):
+    """A long write is handed to the scheduler a window of chunks at a time; nothing else changes."""
+    whole = save(rec, tmp_path / "whole.zarr", chunk_frames=3)
+    marked: list[int] = []
+    real_mark = store._Manifest.mark
+    monkeypatch.setattr(store, "WRITE_WINDOW_CHUNKS", 4)
+    monkeypatch.setattr(store._Manifest, "mark", lambda self, i: marked.append(i) or real_mark(self, i))
+    import minisim.progress as progress
+
+    calls: list[int] = []
+    real_persist = progress.dask.persist
+    monkeypatch.setattr(progress.dask, "persist", lambda part: calls.append(part.numblocks[0]) or real_persist(part))
+    windowed = save(rec, tmp_path / "windowed.zarr", chunk_frames=3, progress=True)
+    n_chunks = -(-rec.observed.shape[0] // 3)
+    assert sorted(marked) == list(range(n_chunks)) and n_chunks > 3 * 4
+    assert calls == [4] * (n_chunks // 4) + ([n_chunks % 4] if n_chunks % 4 else [])
+    assert f"{rec.observed.shape[0]}/{rec.observed.shape[0]}" in capsys.readouterr().err  # one bar for all windows
+    assert tree_bytes(windowed) == tree_bytes(whole)
+
+
 def test_progress_bar_on_local_and_distributed(rec, tmp_path, capsys):
     save(rec, tmp_path / "a.zarr", progress=True)
     assert "40/40" in capsys.readouterr().err
