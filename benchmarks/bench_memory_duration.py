@@ -11,6 +11,9 @@ Usage::
 
     python benchmarks/bench_memory_duration.py --minutes 5 15 [60] [--keep DIR] [--cli]
 
+and last, the numpy noise floor measured in the same run (as bench_throughput.py does)
+and each run's frames/s as a share of it.
+
 The 60-minute run writes ~15-25 GB and takes tens of minutes on 2 cores.
 """
 
@@ -88,6 +91,21 @@ def run(minutes: float, out: Path, cli: bool, chunk_frames: int | None) -> dict:
             "size": size, **info}  # fmt: skip
 
 
+def noise_floor(cores: int) -> float:
+    """Frames/s of the numpy noise floor of this recording, measured now (see bench_throughput.py)."""
+    from bench_throughput import mean_electrons, one_core_poisson_s
+
+    import minisim as ms
+
+    rec = ms.simulate(v4_ca1_spec(60.0))
+    lam = mean_electrons(rec)
+    t1 = min(one_core_poisson_s(lam, rec.ground_truth.fov_shape)[0] for _ in range(2))
+    floor = cores / t1
+    print(f"noise floor: one core draws a 608x608 Poisson frame at lambda={lam:.1f} with numpy's "
+          f"Generator.poisson in {1e3 * t1:.2f} ms -> {floor:.1f} frames/s on {cores} cores")  # fmt: skip
+    return floor
+
+
 def _tree_cpu(pid: int) -> float:
     from _common import tree_cpu_seconds
 
@@ -132,6 +150,11 @@ def main() -> None:
     if len(rows) > 1:
         lo, hi = min(rows, key=lambda r: r["minutes"]), max(rows, key=lambda r: r["minutes"])
         print(f"peak({hi['minutes']:g} min) / peak({lo['minutes']:g} min) = {hi['peak'] / lo['peak']:.2f}")
+    floor = noise_floor(cores)
+    for r in rows:
+        n = round(r["minutes"] * 60 * FPS)
+        fps = n / r.get("save_s", r["wall_s"])
+        print(f"{r['minutes']:g} min: {fps:.1f} frames/s = {100 * fps / floor:.0f} % of the noise floor")
     print(
         "(peak mem: RSS of the run's process and all its descendants, sampled every 0.1 s; frames/s: frames / "
         "save wall time; CPU util: CPU s of the process tree / wall / cores over the whole run)"
