@@ -47,7 +47,7 @@ lint: $(STAMP)
 	$(BIN)/mypy minisim
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_throughput.py
+	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
 clean:
 	rm -rf $(VENV) $(VENV2) recording.zarr
