@@ -30,9 +30,14 @@ class CellActivity(StepSpec):
     -----
     The calcium kernel is ``k(t) = exp(-t/tau_decay) - exp(-t/tau_rise)``
     scaled to peak 1, which peaks at ``t* = tr*td/(td-tr) * ln(td/tr)``.
-    Convolution is computed exactly on the fine grid as the difference of two
-    first-order recursive filters. A burn-in of ``ceil(6 tau_decay fps)``
-    frames is simulated and dropped so traces open at steady state.
+    Spikes are drawn per frame (a binomial count over the frame's fine bins,
+    placed in a uniformly random set of distinct bins: the same process as a
+    Bernoulli draw per bin) and the convolution with the kernel, averaged
+    over each frame, is computed exactly from them by :func:`frame_calcium`.
+    The model runs in segments of :data:`minisim.traces.SEGMENT_FRAMES`
+    frames that carry the gate and filter states, with draws keyed on
+    (cell, segment). A burn-in of ``ceil(6 tau_decay fps)`` frames is
+    simulated and dropped so traces open at steady state.
     ``C = gain * (f0 + calcium)`` with a lognormal, mean-1 ``gain`` per cell
     (coefficient of variation ``brightness_cv``). Transition probabilities are
     per frame, as in minisim 1.0. Indicator saturation is not modelled.
@@ -160,7 +165,7 @@ class ActivityModel:
         n_cells = len(self.gain)
         out = np.empty((2, n_cells, n_frames), np.float32)
         active = state.active.copy()
-        noise = np.zeros((n_cells, n_frames))
+        noise = np.zeros((n_cells, n_frames)) if spec.trace_noise > 0 else None
         cells, frames_of, bins_of = [], [], []
         for i, rng in enumerate(rngs):
             gate = markov_gate(n_frames, spec.p_quiescent_to_active, spec.p_active_to_quiescent, rng, bool(active[i]))
@@ -174,7 +179,7 @@ class ActivityModel:
                 frames_of.append(np.repeat(frames, counts[frames]))
                 cells.append(np.full(frames_of[-1].size, i))
             out[1, i] = counts
-            if spec.trace_noise > 0:
+            if noise is not None:
                 noise[i] = rng.normal(0, spec.trace_noise, n_frames)
             if n_frames:
                 active[i] = gate[-1]
@@ -183,7 +188,11 @@ class ActivityModel:
             cell, frame, fine_bin, (n_cells, n_frames), B, B * self.fps, spec.tau_rise_s, spec.tau_decay_s,
             state.decay, state.rise,
         )  # fmt: skip
-        out[0] = self.gain[:, None] * (spec.f0 + calcium) + noise
+        calcium += spec.f0
+        calcium *= self.gain[:, None]
+        if noise is not None:
+            calcium += noise
+        out[0] = calcium
         return out, ActivityState(active, decay, rise)
 
 
