@@ -37,6 +37,29 @@ def detection_snr(
     return np.where(signal > 0, snr, 0.0)
 
 
+def electrons_per_unit(
+    brightness: np.ndarray | float,
+    field_at_cell: np.ndarray | float,
+    photons_per_unit: float,
+    quantum_efficiency: float,
+) -> np.ndarray:
+    """Photo-electrons per unit of trace at a cell's center pixel.
+
+    The one cell-gain model shared by the "auto" focus scan and the
+    ground-truth ``snr``: ``brightness`` is the cell's point-source peak
+    brightness from :meth:`~minisim.acquisition.Acquisition.cell_optics`
+    (defocus peak drop, attenuation at the cell's true depth, collection
+    efficiency), ``field_at_cell`` the product of the multiplicative fields
+    at its center (see :func:`sample_field_at`).
+    """
+    return (
+        np.asarray(brightness, dtype=float)
+        * np.asarray(field_at_cell, dtype=float)
+        * float(photons_per_unit)
+        * float(quantum_efficiency)
+    )
+
+
 def photon_field(*fields: np.ndarray | None) -> np.ndarray | None:
     """Product of the multiplicative sensor-frame fields present (e.g. illumination times vignette).
 

@@ -12,7 +12,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of
@@ -359,10 +359,11 @@ def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any], n: in
     acq = spec.acquisition
     y, x = kw["centers_um"][:, 1], kw["centers_um"][:, 2]
     field = photon_field(values.get("illumination"), values.get("vignette"))
-    gain = np.asarray(values.get("optical_brightness", np.ones(n))) * sample_field_at(field, y, x, acq.pixel_size_um)
+    field_at_cell = sample_field_at(field, y, x, acq.pixel_size_um)
     if values.get("vasculature_mask") is not None:
-        gain = gain * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
-    gain = gain * sensor.photons_per_unit * acq.image_sensor.quantum_efficiency
+        field_at_cell = field_at_cell * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
+    brightness = np.asarray(values.get("optical_brightness", np.ones(n)))
+    gain = electrons_per_unit(brightness, field_at_cell, sensor.photons_per_unit, acq.image_sensor.quantum_efficiency)
     snr = (
         detection_snr(traces.maximum - traces.minimum, traces.minimum, gain, acq.image_sensor.read_noise_e)
         if traces.shape[1]

@@ -165,3 +165,50 @@ def test_auto_focus_scan_and_ground_truth_use_the_same_detectability():
     snr = detection_snr(C.max(1) - C.min(1), C.min(1), gain, acq.image_sensor.read_noise_e)
     np.testing.assert_allclose(gt.snr, snr, rtol=1e-10)
     assert 0 < gt.detectable.sum() < gt.n_units
+
+
+def test_auto_focus_scan_sees_each_cell_as_the_truth_does_under_field_curvature(monkeypatch):
+    """With field curvature the scan's per-cell SNR at the chosen plane is the ground-truth SNR.
+
+    Off-axis cells focus shallower by the sagitta; scatter and attenuation still act at their
+    true depth. A scan that evaluated them at ``depth + sagitta`` dimmed corner cells relative
+    to the truth (about 3x at the V4 preset's corners), so it counted other cells than the
+    truth flags.
+    """
+    import minisim.steps.optics as optics_mod
+
+    seen: list[np.ndarray] = []
+    real_snr = optics_mod.detection_snr
+
+    def recording_snr(*args, **kwargs):
+        out = real_snr(*args, **kwargs)
+        seen.append(np.asarray(out))
+        return out
+
+    monkeypatch.setattr(optics_mod, "detection_snr", recording_snr)
+    rng = np.random.default_rng(5)
+    n = 40
+    positions = np.column_stack([rng.uniform(40.0, 70.0, n), rng.uniform(-55.0, 55.0, n), rng.uniform(-55.0, 55.0, n)])
+    spec = ms.Spec(
+        acquisition=acquisition(
+            focal_depth_in_tissue_um="auto", optics=ms.Optics(na=0.45, field_curvature_radius_um=200.0)
+        ),
+        seed=3,
+        steps=[
+            ms.PlaceNeurons(positions_um=positions.tolist(), soma_radius_um=4.0, irregularity=0.0),
+            ms.CellActivity(),
+            ms.CellOptics(),
+            ms.Composite(),
+            ms.Sensor(photons_per_unit=60.0),
+        ],
+    )
+    gt = ms.simulate(spec).ground_truth
+    assert gt.n_units == n  # every cell is inside the field of view
+    sag = spec.acquisition.optics.focal_curvature_shift_um(np.hypot(positions[:, 1], positions[:, 2]))
+    assert sag.max() > 10.0  # the corners really are curved away
+    (scan_snr,) = seen
+    effective = positions[:, 0] + sag
+    planes = np.linspace(effective.min(), effective.max(), optics_mod.N_FOCUS_PLANES)
+    row = int(np.argmin(np.abs(planes - gt.focal_depth_um)))
+    np.testing.assert_allclose(scan_snr[row], gt.snr, rtol=1e-9)
+    np.testing.assert_array_equal(scan_snr[row] >= DETECT_SNR_THRESHOLD, gt.detectable)

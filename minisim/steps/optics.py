@@ -7,7 +7,13 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from minisim.acquisition import Acquisition
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
+from minisim.detection import (
+    DETECT_SNR_THRESHOLD,
+    detection_snr,
+    electrons_per_unit,
+    photon_field,
+    sample_field_at,
+)
 from minisim.steps.base import StepSpec
 from minisim.traces import StreamedTraces
 
@@ -58,7 +64,7 @@ class CellOptics(StepSpec):
         field = photon_field(*(ctx.get(n) for n in ("illumination", "vignette") if ctx.has(n)))
         ppu = ctx.get("photons_per_unit") if ctx.has("photons_per_unit") else None
         traces = ctx.get("C") if ctx.has("C") else None
-        focal = resolve_focal_depth_um(acq, z + sag, y, x, traces, field, ppu)
+        focal = resolve_focal_depth_um(acq, z, sag, y, x, traces, field, ppu)
         focal_eff = focal - sag
         sigma_px, brightness = acq.cell_optics(z, focal_eff)
         gain = acq.tissue.attenuation(z) * acq.optics.collection_efficiency
@@ -75,34 +81,38 @@ class CellOptics(StepSpec):
 
 def resolve_focal_depth_um(
     acq: Acquisition,
-    effective_depth_um: np.ndarray,
+    depth_um: np.ndarray,
+    sagitta_um: np.ndarray,
     y_um: np.ndarray,
     x_um: np.ndarray,
     traces: StreamedTraces | None,
     photon_field: np.ndarray | None,
     photons_per_unit: float | None,
 ) -> float:
-    """The focal plane in tissue: a number as given, else the yield-maximizing plane."""
+    """The focal plane in tissue: a number as given, else the yield-maximizing plane.
+
+    Candidate planes span the cells' effective depths ``depth + sagitta``
+    (an off-axis cell comes into focus when the on-axis plane sits that much
+    deeper). Each cell's gain at each plane comes from the same model as the
+    ground truth's ``snr`` (:meth:`Acquisition.cell_optics` at the cell's
+    true depth, then :func:`~minisim.detection.electrons_per_unit`), so the
+    scan counts exactly the cells the truth will flag as detectable, vessel
+    shadows aside (vasculature is drawn after optics).
+    """
     if acq.focal_depth_in_tissue_um != "auto":
         return float(acq.focal_depth_in_tissue_um)
-    if effective_depth_um.size == 0:
+    effective = depth_um + sagitta_um
+    if effective.size == 0:
         return 0.0
     if traces is None or photons_per_unit is None or traces.shape[1] == 0:
-        return float(np.median(effective_depth_um))
-    planes = np.linspace(effective_depth_um.min(), effective_depth_um.max(), N_FOCUS_PLANES)
-    z = effective_depth_um
-    sigma0 = np.hypot(acq.optics.diffraction_sigma_um, acq.tissue.scatter_sigma_um(z))
-    defocus = acq.optics.na * (z[None, :] - planes[:, None])
-    peak_drop = sigma0**2 / (sigma0**2 + defocus**2)
+        return float(np.median(effective))
+    planes = np.linspace(effective.min(), effective.max(), N_FOCUS_PLANES)
+    # Scatter and attenuation act at the true depth; only the defocus sees the sagitta.
+    _, brightness = acq.cell_optics(depth_um[None, :], planes[:, None] - sagitta_um[None, :])
+    in_focus_brightness = acq.tissue.attenuation(depth_um) * acq.optics.collection_efficiency
+    peak_drop = brightness / in_focus_brightness
     field = sample_field_at(photon_field, y_um, x_um, acq.pixel_size_um)
-    gain = (
-        peak_drop
-        * acq.tissue.attenuation(z)
-        * acq.optics.collection_efficiency
-        * field
-        * photons_per_unit
-        * acq.image_sensor.quantum_efficiency
-    )
+    gain = electrons_per_unit(brightness, field, photons_per_unit, acq.image_sensor.quantum_efficiency)
     peak_dF = traces.maximum - traces.minimum
     snr = detection_snr(peak_dF, traces.minimum, gain, acq.image_sensor.read_noise_e)
     detected = snr >= DETECT_SNR_THRESHOLD
