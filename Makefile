@@ -16,7 +16,7 @@ ZARR2_CONSTRAINTS := .ci/zarr2-constraints.txt
 ZARR2_TESTS := tests/test_store.py tests/test_export.py tests/test_testing.py tests/test_metrics.py \
 	tests/test_cache.py tests/test_sweep.py tests/test_cli.py tests/test_zarr_versions.py
 
-.PHONY: demo test test-zarr2 lint bench clean
+.PHONY: demo test test-zarr2 lint bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check minisim tests benchmarks
 	$(BIN)/ruff format --check minisim tests benchmarks
 	$(BIN)/mypy minisim
+
+# Regenerate the golden-master digests after an intended change of bytes (bump ENGINE_VERSION too).
+golden: $(STAMP)
+	MINISIM_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_reproducibility.py -rs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
