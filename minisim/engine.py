@@ -248,7 +248,7 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         Records per-step wall time of the cell phase.
     chunk_frames : int, optional
         Frames per chunk of the movie graph. Changes memory and parallelism,
-        never a single output value. Default: about 64 MB of canvas per chunk.
+        never a single output value. Default: about 24 MiB of float32 canvas per chunk (``TARGET_CHUNK_BYTES``).
 
     Returns
     -------

@@ -194,7 +194,7 @@ def simulate_video(
     """Simulate ``spec`` straight to a grayscale video file, in bounded memory.
 
     The movie graph is built lazily and rendered one frame chunk at a time
-    (``chunk_frames`` frames, default about 64 MB of canvas), each chunk
+    (``chunk_frames`` frames, default about 24 MiB of float32 canvas, ``engine.TARGET_CHUNK_BYTES``), each chunk
     encoded as soon as it is computed; the frames written are exactly
     ``simulate(spec).observed`` mapped by ``vmin``/``vmax``. See
     :func:`write_video` for the other parameters. ``perf`` also records the

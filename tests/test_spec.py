@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -103,6 +104,9 @@ def test_derived_quantities_match_the_documented_formulas():
     assert acq.n_frames == 3000
     assert acq.fov_um == pytest.approx((96.0, 96.0))
     assert acq.um_to_index(0.0, 0.0) == pytest.approx((127.5, 127.5))
+    # minisim 1.0 public helpers, unused inside the package but kept.
+    assert acq.um_to_px(np.array([0.75, 3.0])) == pytest.approx([2.0, 8.0])
+    assert acq.s_to_frame(1.5) == pytest.approx(30.0)
     assert acq.optics.resolved_depth_of_field_um == pytest.approx(1.33 * 0.525 / 0.45**2)  # ~3.4 um
     assert acq.optics.diffraction_sigma_um == pytest.approx(0.21 * 0.525 / 0.45)
     assert acq.tissue.scatter_mfp_um == pytest.approx(1 / (1 / 600 + 1 / 100))  # ~85.7 um

@@ -153,15 +153,3 @@ class PairedMoments:
         cx = np.sqrt(self.sxx / n) <= 1e-10 * np.maximum(np.abs(self.mx), 1e-300)
         cy = np.sqrt(self.syy / n) <= 1e-10 * np.maximum(np.abs(self.my), 1e-300)
         return cx, cy
-
-
-def _paired_block(start: int, x: np.ndarray, y: np.ndarray) -> Stats:
-    return PairedMoments.of_block(x, y)
-
-
-def paired_moments(x: np.ndarray | da.Array, y: np.ndarray | da.Array) -> PairedMoments:
-    """Moments of rows of ``x`` against the same rows of ``y`` (``(k, frame)``), streamed over frames."""
-    out = PairedMoments(x.shape[0])
-    for stats in map_frame_blocks(_paired_block, [x, y], axis=-1 % max(x.ndim, 1)):
-        out.merge(stats)
-    return out
