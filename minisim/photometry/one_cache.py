@@ -88,13 +88,14 @@ def write_cache(root: str | Path, protocol: str = "_iblrig_tasks_biasedChoiceWor
                     file_size=f.stat().st_size,
                     hash=_md5(f),
                     exists=True,
+                    default_revision=True,
                     qc="NOT_SET",
                 )
             )
     sessions = pd.DataFrame(srows, columns=["id", "lab", "subject", "date", "number", "task_protocol", "projects"])
     sessions["number"] = sessions["number"].astype("uint16")
     sessions = sessions.set_index("id")
-    datasets = pd.DataFrame(drows, columns=["eid", "id", "rel_path", "file_size", "hash", "exists", "qc"])
+    datasets = pd.DataFrame(drows, columns=["eid", "id", "rel_path", "file_size", "hash", "exists", "default_revision", "qc"])
     datasets["qc"] = pd.Categorical(datasets["qc"], categories=QC_LEVELS, ordered=True)
     datasets = datasets.set_index(["eid", "id"])
     _save(sessions, root / "sessions.pqt")
