@@ -143,19 +143,15 @@ def raw_qc(raw: pd.DataFrame, trials: pd.DataFrame | None = None, times: np.ndar
     """This project's own raw-frame QC, mirroring the IBL rules, on a raw FP3002 table.
 
     Counts adjacent frames with the same LED (band inversions) and frames more
-    than ``dt_tol_s`` early against the median spacing of their band, after
+    than ``dt_tol_s`` early against the median frame spacing (both bands), after
     dropping the junk first frame; with ``trials`` and the frames' Bpod
     ``times``, also whether the recording covers first stimulus to last feedback.
     """
     df = raw.iloc[1:]
     led = df["LedState"].to_numpy()
     out: dict[str, Any] = {"band_inversions": int(np.sum(led[1:] == led[:-1]))}
-    early = 0
-    for state in (1, 2):
-        ts = df["SystemTimestamp"].to_numpy()[led == state]
-        dt = np.diff(ts)
-        early += int(np.sum(np.median(dt) - dt > dt_tol_s))
-    out["early_samples"] = early
+    dt = np.diff(df["SystemTimestamp"].to_numpy())
+    out["early_samples"] = int(np.sum(np.median(dt) - dt > dt_tol_s))
     rois = [c for c in df.columns if c.startswith(("G", "R"))]
     out["unique_fraction"] = min(float(np.unique(df[c]).size / len(df)) for c in rois)
     if trials is not None and times is not None:

@@ -24,7 +24,7 @@ class Psychometric(Base):
 
     ``gamma1`` is the lapse rate towards "right" at strong left contrasts
     (P(right) at c → -∞) and ``gamma2`` towards "left". The bias μ follows the
-    latent prior: ``μ = bias_pct - prior_shift_pct·(prior_left - 0.5)/0.3``.
+    latent prior: ``μ = bias_pct + prior_shift_pct·(prior_left - 0.5)/0.3`` (a left prior needs more right contrast for a "right").
     """
 
     bias_pct: float = 0.0

@@ -89,7 +89,7 @@ def simulate_trials(task: Task, seed: int, session: int = 0) -> tuple[pd.DataFra
         left = bool(rng.random() < pl)
         contrast = float(contrasts[rng.integers(contrasts.size)])
         signed = 100.0 * contrast * (-1.0 if left else 1.0)
-        mu = ps.bias_pct - ps.prior_shift_pct * (prior_left - 0.5) / 0.3
+        mu = ps.bias_pct + ps.prior_shift_pct * (prior_left - 0.5) / 0.3
         pr = float(p_right(signed, mu, ps.threshold_pct, ps.gamma1, ps.gamma2))
         choose_right = bool(rng.random() < pr)
         # reaction time: log-normal whose median falls with contrast, plus a disengaged tail

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from minisim.photometry.alf import write_session
+from minisim.photometry.alf import session_relpath, write_session
 from minisim.photometry.engine import simulate_session
 from minisim.photometry.one_cache import write_cache
 from minisim.photometry.spec import PhotometrySpec
@@ -30,6 +30,11 @@ def simulate_to(
         raise ValueError(f"sessions={sessions} must be >= 1")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    if not overwrite:
+        there = [str(root / session_relpath(spec, i)) for i in range(sessions) if (root / session_relpath(spec, i)).exists()]
+        if there:
+            raise FileExistsError(f"{len(there)} session(s) already exist, e.g. {there[0]}; pass overwrite=True "
+                                  "(--overwrite) to replace them, or write to another root")  # fmt: skip
     built = [simulate_session(spec, i) for i in range(sessions)]
     total = sum(s.n_rows for s in built)
     out = []
