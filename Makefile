@@ -16,7 +16,14 @@ ZARR2_CONSTRAINTS := .ci/zarr2-constraints.txt
 ZARR2_TESTS := tests/test_store.py tests/test_export.py tests/test_testing.py tests/test_metrics.py \
 	tests/test_cache.py tests/test_sweep.py tests/test_cli.py tests/test_zarr_versions.py
 
-.PHONY: demo test test-zarr2 lint bench golden clean
+# A third environment with the IBL photometry stack from PyPI (pins that resolve together; the consumer
+# tests load, extract and QC simulated sessions with it, unpatched). See docs/howto/photometry.md.
+VENVP := .venv-photometry
+BINP := $(VENVP)/bin
+STAMPP := $(VENVP)/.installed
+IBL_PINS := ibl-photometry==0.3.4 ONE-api==3.6.1 ibllib==4.1.0 pandas==2.3.3
+
+.PHONY: demo test test-zarr2 test-photometry lint bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,6 +38,12 @@ $(STAMP2): pyproject.toml $(ZARR2_CONSTRAINTS)
 	$(BIN2)/python -c "import sys, zarr; sys.exit(0 if zarr.__version__.startswith('2.') else f'$(VENV2) resolved zarr {zarr.__version__}, not 2.x')"
 	touch $(STAMP2)
 
+$(STAMPP): pyproject.toml
+	$(PY) -m venv $(VENVP)
+	$(BINP)/python -m pip install --quiet --upgrade pip
+	$(BINP)/python -m pip install --quiet $(IBL_PINS) -e ".[test,photometry]"
+	touch $(STAMPP)
+
 demo: $(STAMP)
 	$(BIN)/minisim simulate --out recording.zarr --overwrite
 
@@ -40,6 +53,10 @@ test: $(STAMP)
 test-zarr2: $(STAMP2)
 	@$(BIN2)/python -c "import numcodecs, numpy, xarray, zarr; print(f'zarr {zarr.__version__}, xarray {xarray.__version__}, numcodecs {numcodecs.__version__}, numpy {numpy.__version__}')"
 	$(BIN2)/python -m pytest -q -p no:cacheprovider $(ZARR2_TESTS)
+
+test-photometry: $(STAMPP)
+	@$(BINP)/python -c "import importlib.metadata as m; print(*(f'{p} {m.version(p)}' for p in ('ibl-photometry', 'ONE-api', 'ibllib', 'pandas')), sep=', ')"
+	$(BINP)/python -m pytest -q -p no:cacheprovider tests/photometry_consumer tests/test_photometry.py tests/test_photometry_io.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check minisim tests benchmarks
@@ -54,4 +71,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
 clean:
-	rm -rf $(VENV) $(VENV2) recording.zarr
+	rm -rf $(VENV) $(VENV2) $(VENVP) recording.zarr

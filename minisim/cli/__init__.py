@@ -14,7 +14,7 @@ import os
 import sys
 
 #: Modules of minisim.cli that provide subcommands, in help order.
-SUBCOMMANDS = ("simulate_cmd", "spec_cmd", "info_cmd", "graph_cmd", "preview_cmd", "export_cmd")
+SUBCOMMANDS = ("simulate_cmd", "spec_cmd", "info_cmd", "graph_cmd", "preview_cmd", "export_cmd", "photometry_cmd")
 
 
 class UserError(Exception):
