@@ -16,7 +16,9 @@ from minisim.photometry import Faults, Fiber, PhotometrySpec, Task, simulate_ses
 from minisim.photometry import alf as alf_mod
 from minisim.photometry.one_cache import eid_for
 
-SPEC = PhotometrySpec(task=Task(n_trials=30, first_block_trials=20), fibers=(Fiber(), Fiber(region="LC", sensor="GRAB-NE1m")))
+SPEC = PhotometrySpec(
+    task=Task(n_trials=30, first_block_trials=20), fibers=(Fiber(), Fiber(region="LC", sensor="GRAB-NE1m"))
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,11 @@ def test_layout_and_dtypes_follow_the_contract(root):
     sig = pd.read_parquet(sp / "alf/photometry/photometry.signal.pqt")
     assert list(sig.columns) == ["G0", "G1", "times", "wavelength", "name", "color", "valid"]
     assert isinstance(sig.index, pd.RangeIndex)
-    assert sig.dtypes["G0"] == np.float64 and sig.dtypes["valid"] == bool and sig.dtypes["wavelength"] == np.float64
+    assert (
+        sig.dtypes["G0"] == np.float64
+        and sig.dtypes["valid"] == np.dtype(bool)
+        and sig.dtypes["wavelength"] == np.float64
+    )
     assert sig.iloc[0][["name", "color", "wavelength"]].tolist() == ["None", "None", 0.0]
     assert set(sig.name[1:]) == {"GCaMP", "Isosbestic"} and set(sig.color[1:]) == {"Blue", "Violet"}
     assert (len(sig) - 1) % 2 == 0

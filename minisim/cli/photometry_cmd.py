@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
     s.add_argument("--sessions", type=int, default=1, metavar="N", help="number of daily sessions (default 1)")
     s.add_argument("--seed", type=int, metavar="N", help="override the spec's seed")
     s.add_argument("--trials", type=int, metavar="N", help="override the number of trials per session")
-    s.add_argument("--chunk-rows", type=int, default=16384, metavar="N", help="frame rows per chunk (never changes values)")
+    s.add_argument(
+        "--chunk-rows", type=int, default=16384, metavar="N", help="frame rows per chunk (never changes values)"
+    )
     s.add_argument("--overwrite", action="store_true", help="replace sessions that already exist under ROOT")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=run_simulate)

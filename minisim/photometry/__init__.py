@@ -13,8 +13,8 @@ from minisim.photometry.one_cache import eid_for, write_cache
 from minisim.photometry.sensors import SENSORS, SensorKinetics
 from minisim.photometry.spec import (
     Acquisition,
-    Bleaching,
     BandBleaching,
+    Bleaching,
     EventResponse,
     Faults,
     Fiber,

@@ -26,7 +26,17 @@ from minisim.photometry.task import states_timestamps
 RAW_COLS = ("FrameCounter", "SystemTimestamp", "LedState", "ComputerTimestamp")
 #: LedState → (name, color, wavelength) as the IBL decoder maps them.
 BANDS = {0: ("None", "None", 0.0), 1: ("Isosbestic", "Violet", 415.0), 2: ("GCaMP", "Blue", 470.0)}
-TRUTH_KINDS = ("dff", "stim_on", "movement", "feedback", "spontaneous", "bleaching", "motion", "hemodynamics", "expected")
+TRUTH_KINDS = (
+    "dff",
+    "stim_on",
+    "movement",
+    "feedback",
+    "spontaneous",
+    "bleaching",
+    "motion",
+    "hemodynamics",
+    "expected",
+)
 
 
 def session_date(spec: Any, session: int) -> datetime.date:
@@ -94,6 +104,7 @@ class _Stream:
             self.schema = table.schema
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.writer = pq.ParquetWriter(self.path, self.schema)
+        assert self.writer is not None
         self.writer.write_table(table)
 
     def close(self) -> None:
@@ -127,7 +138,7 @@ def _jsonable(sess: PhotometrySession) -> str:
 
 def _description(sess: PhotometrySession) -> dict[str, Any]:
     spec = sess.spec
-    fibers = {r: {"location": f.region} for r, f in zip(spec.roi_names, spec.fibers)}
+    fibers = {r: {"location": f.region} for r, f in zip(spec.roi_names, spec.fibers, strict=True)}
     return {
         "version": "1.0.0",
         "devices": {
@@ -180,7 +191,7 @@ def session_params(sess: PhotometrySession) -> dict[str, Any]:
             "mapping": "t_fp = fp_clock_offset_s + t_bpod * (1 + fp_clock_drift_ppm * 1e-6)",
         },
         "faults": json.loads(sess.spec.faults.model_dump_json()),
-        "sensors": {r: f.kinetics.model_dump() for r, f in zip(sess.spec.roi_names, sess.spec.fibers)},
+        "sensors": {r: f.kinetics.model_dump() for r, f in zip(sess.spec.roi_names, sess.spec.fibers, strict=True)},
     }
 
 
@@ -224,7 +235,10 @@ def write_session(
             for s in streams.values():
                 s.close()
         loc = pd.DataFrame(
-            {"fiber": [f"fiber_{f.region}" for f in sess.spec.fibers], "brain_region": [f.region for f in sess.spec.fibers]},
+            {
+                "fiber": [f"fiber_{f.region}" for f in sess.spec.fibers],
+                "brain_region": [f.region for f in sess.spec.fibers],
+            },
             index=pd.Index(list(sess.spec.roi_names), name="ROI"),
         )
         _write_small(tmp / "alf" / "photometry" / "photometryROI.locations.pqt", loc, index=True)

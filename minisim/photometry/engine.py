@@ -141,7 +141,9 @@ def build_plan(spec: PhotometrySpec, trials: pd.DataFrame, truth: pd.DataFrame, 
         hemo["vaso_phase"] = 2 * np.pi * np.cumsum(vaso_hz) * sig.GRID_DT_S
         hemo["vaso_amp"] = 1.0 + sig.ou_grid(z[3], 60.0, 0.3)
     mt = trials.firstMovement_times.to_numpy()
-    return Plan(spec, session, n_rows, fp_start, grid_t0, events, motion_grid, coupling, np.sort(mt[np.isfinite(mt)]), hemo)
+    return Plan(
+        spec, session, n_rows, fp_start, grid_t0, events, motion_grid, coupling, np.sort(mt[np.isfinite(mt)]), hemo
+    )
 
 
 def _hemo_absorbance(plan: Plan, t: np.ndarray) -> np.ndarray:
@@ -222,7 +224,9 @@ def frame_block(plan: Plan, r0: int, r1: int) -> dict[str, np.ndarray]:
             bl = np.ones(t.shape)
         if mot is not None:
             logm = sig.on_grid(t, plan.grid_t0_s, plan.motion_grid[f]) + sig.step_gain(t, *plan.coupling[f])
-            logm = logm - mot.movement_dip * sig.event_sum(t, plan.move_times_s, np.ones(plan.move_times_s.size), 0.05, 0.3, 0.2, 0.0)
+            logm = logm - mot.movement_dip * sig.event_sum(
+                t, plan.move_times_s, np.ones(plan.move_times_s.size), 0.05, 0.3, 0.2, 0.0
+            )
             motion = np.where(is470, np.exp(logm), np.exp(mot.band_415_exponent * art_gain * logm))
         else:
             motion = np.ones(t.shape)
@@ -234,8 +238,8 @@ def frame_block(plan: Plan, r0: int, r1: int) -> dict[str, np.ndarray]:
         read = a.read_noise_e * np.sqrt(a.roi_pixels) * block_draws(seed, _ACQ, ses, _S_READ, f, r0, r1)
         value = a.dark_offset_au + (electrons + shot + read) * a.au_per_electron / a.roi_pixels
         if fl.quantize_bits:
-            step = fl.full_scale_au / 2**fl.quantize_bits
-            value = np.round(value / step) * step
+            lsb = fl.full_scale_au / 2**fl.quantize_bits
+            value = np.round(value / lsb) * lsb
         name = spec.roi_names[f]
         out[name] = value
         out[f"dff_{name}"] = x
@@ -286,8 +290,10 @@ class PhotometrySession:
 
         probe = frame_block(self.plan, 0, 1)[name]
         parts = [
-            da.from_delayed(dask.delayed(lambda d, n=name: d[n])(c), shape=(min(chunk_rows, self.n_rows - r0),), dtype=probe.dtype)
-            for c, r0 in zip(self.chunks(chunk_rows), range(0, self.n_rows, chunk_rows))
+            da.from_delayed(
+                dask.delayed(lambda d, n=name: d[n])(c), shape=(min(chunk_rows, self.n_rows - r0),), dtype=probe.dtype
+            )
+            for c, r0 in zip(self.chunks(chunk_rows), range(0, self.n_rows, chunk_rows), strict=True)
         ]
         return da.concatenate(parts)
 

@@ -63,7 +63,10 @@ def _window_means(s: pd.Series, events: np.ndarray, lo: float, hi: float) -> np.
 
 
 def event_amplitudes(
-    s: pd.Series, event_times: np.ndarray, window: tuple[float, float] = (0.1, 0.35), baseline: tuple[float, float] = (-0.1, 0.0)
+    s: pd.Series,
+    event_times: np.ndarray,
+    window: tuple[float, float] = (0.1, 0.35),
+    baseline: tuple[float, float] = (-0.1, 0.0),
 ) -> np.ndarray:
     """Per-event response magnitude: mean over ``window`` minus mean over ``baseline`` (s from the event), as iblnm."""
     ev = np.asarray(event_times, dtype=float)
@@ -128,7 +131,7 @@ def fit_bleaching(times_s: np.ndarray, values: np.ndarray, offset: float = 0.0, 
     if popt[2] > popt[4]:  # name the faster component "fast"
         popt = popt[[0, 3, 4, 1, 2, 5]]
     keys = ("amplitude", "fast_fraction", "tau_fast_s", "slow_fraction", "tau_slow_s", "linear_per_hour")
-    return dict(zip(keys, map(float, popt)))
+    return dict(zip(keys, map(float, popt), strict=True))
 
 
 def bleaching_error(fit: dict[str, float], true: Any) -> dict[str, float]:
@@ -139,7 +142,9 @@ def bleaching_error(fit: dict[str, float], true: Any) -> dict[str, float]:
     }
 
 
-def raw_qc(raw: pd.DataFrame, trials: pd.DataFrame | None = None, times: np.ndarray | None = None, dt_tol_s: float = 1e-3) -> dict[str, Any]:
+def raw_qc(
+    raw: pd.DataFrame, trials: pd.DataFrame | None = None, times: np.ndarray | None = None, dt_tol_s: float = 1e-3
+) -> dict[str, Any]:
     """This project's own raw-frame QC, mirroring the IBL rules, on a raw FP3002 table.
 
     Counts adjacent frames with the same LED (band inversions) and frames more

@@ -41,7 +41,9 @@ def _save(df: pd.DataFrame, path: Path) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df)
-    meta = {b"one_metadata": json.dumps({"date_created": datetime.datetime.now().isoformat(), "origin": "minisim"}).encode()}
+    meta = {
+        b"one_metadata": json.dumps({"date_created": datetime.datetime.now().isoformat(), "origin": "minisim"}).encode()
+    }
     table = table.replace_schema_metadata({**meta, **(table.schema.metadata or {})})
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     pq.write_table(table, tmp)
@@ -57,7 +59,9 @@ def session_folders(root: Path) -> list[Path]:
     return out
 
 
-def write_cache(root: str | Path, protocol: str = "_iblrig_tasks_biasedChoiceWorld") -> tuple[pd.DataFrame, pd.DataFrame]:
+def write_cache(
+    root: str | Path, protocol: str = "_iblrig_tasks_biasedChoiceWorld"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write ``sessions.pqt`` and ``datasets.pqt`` for every session under ``root``; return both tables."""
     root = Path(root)
     srows, drows = [], []
@@ -95,7 +99,9 @@ def write_cache(root: str | Path, protocol: str = "_iblrig_tasks_biasedChoiceWor
     sessions = pd.DataFrame(srows, columns=["id", "lab", "subject", "date", "number", "task_protocol", "projects"])
     sessions["number"] = sessions["number"].astype("uint16")
     sessions = sessions.set_index("id")
-    datasets = pd.DataFrame(drows, columns=["eid", "id", "rel_path", "file_size", "hash", "exists", "default_revision", "qc"])
+    datasets = pd.DataFrame(
+        drows, columns=["eid", "id", "rel_path", "file_size", "hash", "exists", "default_revision", "qc"]
+    )
     datasets["qc"] = pd.Categorical(datasets["qc"], categories=QC_LEVELS, ordered=True)
     datasets = datasets.set_index(["eid", "id"])
     _save(sessions, root / "sessions.pqt")

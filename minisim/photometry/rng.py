@@ -38,4 +38,3 @@ def block_draws(
         lo, hi = max(r0, b * ROW_BLOCK), min(r1, (b + 1) * ROW_BLOCK)
         out[lo - r0 : hi - r0] = vals[lo - b * ROW_BLOCK : hi - b * ROW_BLOCK]
     return out
-

@@ -74,9 +74,7 @@ def event_sum(
         dt = t_s - event_times_s[e] - delay_s
         inside = (dt > 0) & (dt < sup - delay_s)
         if inside.any():
-            out += np.where(inside, pulse_response(dt, tau_rise_s, tau_decay_s, width_s), 0.0) * (
-                amplitudes[e] / peak
-            )
+            out += np.where(inside, pulse_response(dt, tau_rise_s, tau_decay_s, width_s), 0.0) * (amplitudes[e] / peak)
     return out
 
 

@@ -7,7 +7,7 @@ switches its physics off. Every field carries its unit in its name.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -24,7 +24,8 @@ class Psychometric(Base):
 
     ``gamma1`` is the lapse rate towards "right" at strong left contrasts
     (P(right) at c → -∞) and ``gamma2`` towards "left". The bias μ follows the
-    latent prior: ``μ = bias_pct + prior_shift_pct·(prior_left - 0.5)/0.3`` (a left prior needs more right contrast for a "right").
+    latent prior: ``μ = bias_pct + prior_shift_pct·(prior_left - 0.5)/0.3``
+    (a left prior needs more right contrast for a "right").
     """
 
     bias_pct: float = 0.0
@@ -187,7 +188,9 @@ class IsosbesticMismatch(Base):
     artifact_gain: Annotated[float, bounded(ge=0, le=3)] = 1.15
 
 
-AnyStep = Annotated[Responses | Spontaneous | Bleaching | Motion | Hemodynamics | IsosbesticMismatch, Field(discriminator="kind")]
+AnyStep = Annotated[
+    Responses | Spontaneous | Bleaching | Motion | Hemodynamics | IsosbesticMismatch, Field(discriminator="kind")
+]
 
 #: Canonical order of the step kinds and their stable RNG step ids (never renumber).
 STEP_IDS: dict[str, int] = {
@@ -296,8 +299,8 @@ class PhotometrySpec(Base):
             raise ValueError(f"start_date={self.start_date!r} is not an ISO date; fix: write YYYY-MM-DD") from None
         return self
 
-    def step(self, kind: str) -> AnyStep | None:
-        """The step of ``kind``, or None when it is switched off."""
+    def step(self, kind: str) -> Any:
+        """The step of ``kind`` (one of the :data:`AnyStep` models), or None when it is switched off."""
         return next((s for s in self.steps if s.kind == kind), None)
 
     @property

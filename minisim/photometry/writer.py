@@ -31,7 +31,9 @@ def simulate_to(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     if not overwrite:
-        there = [str(root / session_relpath(spec, i)) for i in range(sessions) if (root / session_relpath(spec, i)).exists()]
+        there = [
+            str(root / session_relpath(spec, i)) for i in range(sessions) if (root / session_relpath(spec, i)).exists()
+        ]
         if there:
             raise FileExistsError(f"{len(there)} session(s) already exist, e.g. {there[0]}; pass overwrite=True "
                                   "(--overwrite) to replace them, or write to another root")  # fmt: skip

@@ -1,4 +1,7 @@
-"""The IBL-stack consumer tests run only where iblphotometry, ONE and ibllib are installed (``make test-photometry``)."""
+"""The IBL-stack consumer tests run only where iblphotometry, ONE and ibllib are installed.
+
+See ``make test-photometry``.
+"""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ import logging
 import shutil
 from pathlib import Path
 
+import iblphotometry.fpio as fpio  # fpio before neurophotometrics: the other order is a circular import
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-import iblphotometry.fpio as fpio  # fpio before neurophotometrics: the other order is a circular import
 from iblphotometry import metrics, neurophotometrics, pipelines
+
 from minisim.photometry import metrics as pm
 from minisim.photometry.one_cache import eid_for, session_folders
 
@@ -175,21 +175,30 @@ def test_isosbestic_correction_pipeline_recovers_the_true_signal(one_root):
     truth = pm.load_truth(sp)["frames"]
     for region, roi in (("VTA", "G0"), ("DR-r", "G1")):
         out = pipelines.run_pipeline(
-            pipelines.isosbestic_correction_pipeline, loader.photometry["GCaMP"][region], loader.photometry["Isosbestic"][region]
+            pipelines.isosbestic_correction_pipeline,
+            loader.photometry["GCaMP"][region],
+            loader.photometry["Isosbestic"][region],
         )
         score = pm.recovery(out, pm.true_dff(truth, roi))
         print(region, score)
         assert score["r"] >= MIN_PIPELINE_R[region], (region, score)
         assert score["rmse_affine_dff"] < 0.015, (region, score)
-    assert pm.recovery(
-        pipelines.run_pipeline(
-            pipelines.isosbestic_correction_pipeline, loader.photometry["GCaMP"]["VTA"], loader.photometry["Isosbestic"]["VTA"]
-        ),
-        pm.true_dff(truth, "G0"),
-    )["rmse_dff"] < 0.01
+    assert (
+        pm.recovery(
+            pipelines.run_pipeline(
+                pipelines.isosbestic_correction_pipeline,
+                loader.photometry["GCaMP"]["VTA"],
+                loader.photometry["Isosbestic"]["VTA"],
+            ),
+            pm.true_dff(truth, "G0"),
+        )["rmse_dff"]
+        < 0.01
+    )
     trials = pd.read_parquet(sp / "alf" / "task_00" / "_ibl_trials.table.pqt")
     out = pipelines.run_pipeline(
-        pipelines.isosbestic_correction_pipeline, loader.photometry["GCaMP"]["VTA"], loader.photometry["Isosbestic"]["VTA"]
+        pipelines.isosbestic_correction_pipeline,
+        loader.photometry["GCaMP"]["VTA"],
+        loader.photometry["Isosbestic"]["VTA"],
     )
     bias = pm.event_amplitude_bias(out, pm.true_dff(truth, "G0"), trials.feedback_times.to_numpy())
     print("feedback amplitude bias", bias)
