@@ -53,18 +53,18 @@ class Optics(Base):
         """Gaussian sigma of the in-focus, diffraction-limited PSF."""
         return 0.21 * (self.emission_nm / 1000.0) / self.na
 
-    def defocus_sigma_um(self, depth_um: np.ndarray | float, focal_um: np.ndarray | float) -> np.ndarray:
+    def defocus_sigma_um(self, z_um: np.ndarray | float, focal_um: np.ndarray | float) -> np.ndarray:
         """Geometric blur of a point ``|depth - focal|`` µm away from focus."""
-        return self.na * np.abs(np.asarray(depth_um) - focal_um)
+        return self.na * np.abs(np.asarray(z_um) - focal_um)
 
     @property
     def collection_efficiency(self) -> float:
         """Relative light collected, NA² (the absolute constant is in the exposure)."""
         return self.na**2
 
-    def focal_curvature_shift_um(self, radius_um: np.ndarray | float) -> np.ndarray:
-        """How much shallower an off-axis point at ``radius_um`` is in focus."""
-        r = np.asarray(radius_um, dtype=float)
+    def focal_curvature_shift_um(self, r_um: np.ndarray | float) -> np.ndarray:
+        """How much shallower an off-axis point at ``r_um`` is in focus."""
+        r = np.asarray(r_um, dtype=float)
         if self.field_curvature_radius_um is None:
             return np.zeros_like(r)
         big_r = self.field_curvature_radius_um
@@ -95,6 +95,33 @@ class ImageSensor(Base):
         """Smallest unsigned integer type holding every count."""
         return np.dtype(np.uint8 if self.bit_depth <= 8 else np.uint16)
 
+    def photons_to_counts(self, photons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Digitize a photon image: shot noise, read noise, gain and the ADC.
+
+        Parameters
+        ----------
+        photons : array
+            Mean photons reaching each pixel in one exposure (>= 0).
+        rng : numpy.random.Generator
+            Source of the noise draws.
+
+        Returns
+        -------
+        array of float64
+            Integer-valued counts in ``[0, max_count]`` (minisim 1.0's return type).
+
+        Notes
+        -----
+        ``e = Poisson(photons * QE) + read_noise_e * N(0, 1)``;
+        ``counts = clip(floor(e * gain_adu_per_e), 0, max_count)``. minisim 1.0
+        drew the shot noise as a Gaussian of the same variance; the Poisson draw
+        is exact at every photon level (the engine's sensor step samples the same
+        model per frame with keyed randomness, see :class:`~minisim.steps.sensor.Sensor`).
+        """
+        lam = np.clip(np.asarray(photons, dtype=np.float64), 0.0, None) * self.quantum_efficiency
+        electrons = rng.poisson(lam) + self.read_noise_e * rng.standard_normal(lam.shape)
+        return np.clip(np.floor(electrons * self.gain_adu_per_e), 0.0, float(self.max_count))
+
 
 class Tissue(Base):
     """Scattering brain tissue between the cells and the objective.
@@ -118,13 +145,13 @@ class Tissue(Base):
         """Effective round-trip mean free path."""
         return 1.0 / (1.0 / self.scatter_mfp_excitation_um + 1.0 / self.scatter_mfp_emission_um)
 
-    def attenuation(self, depth_um: np.ndarray | float) -> np.ndarray:
-        """Fraction of signal surviving from ``depth_um``."""
-        return np.exp(-np.asarray(depth_um, dtype=float) / self.scatter_mfp_um)
+    def attenuation(self, z_um: np.ndarray | float) -> np.ndarray:
+        """Fraction of signal surviving from ``z_um``."""
+        return np.exp(-np.asarray(z_um, dtype=float) / self.scatter_mfp_um)
 
-    def scatter_sigma_um(self, depth_um: np.ndarray | float) -> np.ndarray:
-        """Gaussian sigma of scatter blur from ``depth_um``."""
-        return self.scatter_blur_per_um * np.asarray(depth_um, dtype=float)
+    def scatter_sigma_um(self, z_um: np.ndarray | float) -> np.ndarray:
+        """Gaussian sigma of scatter blur from ``z_um``."""
+        return self.scatter_blur_per_um * np.asarray(z_um, dtype=float)
 
 
 class Acquisition(Base):
@@ -168,8 +195,8 @@ class Acquisition(Base):
     def um_to_px(self, um: np.ndarray | float) -> np.ndarray:
         return np.asarray(um, dtype=float) / self.pixel_size_um
 
-    def s_to_frame(self, seconds: float) -> float:
-        return seconds * self.fps
+    def s_to_frame(self, s: float) -> float:
+        return s * self.fps
 
     def um_to_index(
         self, y_um: np.ndarray | float, x_um: np.ndarray | float, shape: tuple[int, int] | None = None
@@ -179,8 +206,8 @@ class Acquisition(Base):
         px = self.pixel_size_um
         return ((h - 1) / 2 + np.asarray(y_um) / px, (w - 1) / 2 + np.asarray(x_um) / px)
 
-    def cell_optics(self, depth_um: np.ndarray, focal_um: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """PSF width (px) and point-source peak brightness of cells at ``depth_um``.
+    def cell_optics(self, z_um: np.ndarray, focal_um: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """PSF width (px) and point-source peak brightness of cells at ``z_um``.
 
         Notes
         -----
@@ -189,7 +216,7 @@ class Acquisition(Base):
         The first factor is the peak drop of a blurred point whose integral is
         conserved, so ``sigma_px**2 * brightness`` does not depend on focus.
         """
-        z = np.asarray(depth_um, dtype=float)
+        z = np.asarray(z_um, dtype=float)
         sigma0 = np.hypot(self.optics.diffraction_sigma_um, self.tissue.scatter_sigma_um(z))
         sigma = np.hypot(sigma0, self.optics.defocus_sigma_um(z, focal_um))
         brightness = (sigma0 / sigma) ** 2 * self.tissue.attenuation(z) * self.optics.collection_efficiency

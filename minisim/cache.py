@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: Environment variable naming the cache directory.
 CACHE_ENV = "MINISIM_CACHE"
+#: minisim 1.0's documented default location; :func:`cache_dir` resolves the
+#: platform's user cache directory (the same path on Linux).
+DEFAULT_CACHE_DIR = "~/.cache/minisim"
 #: File inside an entry holding the size and SHA-256 of every other file.
 DIGEST_FILE = ".minisim-cache-digest.json"
 

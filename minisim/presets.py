@@ -32,6 +32,9 @@ from minisim.steps.sensor import Sensor
 from minisim.steps.vasculature import Vasculature, VesselLayer
 from minisim.steps.vignette import Vignette
 
+#: A focal depth in tissue: µm below the surface, or "auto" (minisim 1.0 alias).
+FocalDepth = float | Literal["auto"]
+
 
 class Scope(Base):
     """An imaging instrument: objective, sensor, static light fields and exposure.

@@ -12,6 +12,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from minisim._base import RecordingFormatWarning as RecordingFormatWarning  # minisim 1.0 path
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
@@ -273,11 +274,21 @@ class Recording:
 
         return load(path)
 
-    def write_video(self, path: str | Path, **kwargs: Any) -> Path:
+    def write_video(
+        self,
+        path: str | Path,
+        *,
+        fps: float | None = None,
+        vmin: float = 0.0,
+        vmax: float | None = None,
+        codec: str = "Y800",
+        progress: bool = True,
+        **kwargs: Any,
+    ) -> Path:
         """Stream the observed movie to an 8-bit grayscale video; see :func:`minisim.export.write_video`."""
         from minisim.export import write_video
 
-        return write_video(self, path, **kwargs)
+        return write_video(self, path, fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, **kwargs)
 
     def write_tiff(self, path: str | Path, **kwargs: Any) -> list[Path]:
         """Stream the observed movie to multi-page TIFF; see :func:`minisim.export.write_tiff`."""

@@ -13,12 +13,52 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from minisim._base import Base, SpecWarning, field_error
-from minisim.acquisition import Acquisition
+from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
+from minisim.steps.base import StepSpec
+from minisim.steps.bleaching import Bleaching
+from minisim.steps.brain_motion import BrainMotion
+from minisim.steps.cell_activity import CellActivity
+from minisim.steps.composite import Composite
+from minisim.steps.illumination_profile import IlluminationProfile
+from minisim.steps.leakage import Leakage
+from minisim.steps.neuropil import Neuropil
+from minisim.steps.optics import CellOptics
+from minisim.steps.place_neurons import NeuronPopulation, PlaceNeurons
 from minisim.steps.registry import CANONICAL_ORDER, STEP_FOR_KIND, AnyStep, order_steps
+from minisim.steps.sensor import Sensor
+from minisim.steps.vasculature import Vasculature, VesselLayer
+from minisim.steps.vignette import Vignette
+
+#: minisim 1.0 kept the acquisition and step models in this module; code written
+#: for it (``from minisim.spec import BrainMotion``) still imports them from here.
+__all__ = [
+    "ENGINE_VERSION",
+    "Acquisition",
+    "AnyStep",
+    "Bleaching",
+    "BrainMotion",
+    "CellActivity",
+    "CellOptics",
+    "Composite",
+    "IlluminationProfile",
+    "ImageSensor",
+    "Leakage",
+    "NeuronPopulation",
+    "Neuropil",
+    "Optics",
+    "Output",
+    "PlaceNeurons",
+    "Sensor",
+    "Spec",
+    "StepSpec",
+    "Tissue",
+    "Vasculature",
+    "VesselLayer",
+    "Vignette",
+    "order_steps",
+]
 
 if TYPE_CHECKING:
-    from minisim.steps.base import StepSpec
-
     # The runtime union is built from the registry table; type checkers see the base class.
     StepList = list[StepSpec]
 else:

@@ -273,6 +273,21 @@ class Estimate:
         for name, value in (*values.items(), ("shifts", shifts)):
             object.__setattr__(self, name, value)
 
+    @property
+    def footprints(self) -> Any:
+        """The footprints ``A`` (minisim 1.0's spelled-out name)."""
+        return self.A
+
+    @property
+    def traces(self) -> Any:
+        """The calcium traces ``C`` (minisim 1.0's spelled-out name)."""
+        return self.C
+
+    @property
+    def activity(self) -> Any:
+        """The activity estimate ``S`` (minisim 1.0's spelled-out name)."""
+        return self.S
+
 
 @dataclass(frozen=True)
 class Report:
@@ -381,7 +396,7 @@ def score(
         match = by_image if by_image.total_similarity > by_traj.total_similarity + 1e-12 else by_traj
     else:
         match = hungarian_match(A_est, A_true, shift=footprint_shift, metric=match_metric)
-    all_pairs = match.matched_pairs(match_threshold)
+    all_pairs = np.asarray(match.matched_pairs(match_threshold), dtype=np.int64).reshape(-1, 2)
     pairs = all_pairs[scored[all_pairs[:, 1]]]
     n_true, n_est, n_matched = int(scored.sum()), match.n_est, len(pairs)
     # An estimate matching a cell that is not scored (undetectable) is neither a hit nor a false positive.

@@ -93,8 +93,10 @@ def check_pairing(pairing: Any, n_est: int, n_true: int) -> np.ndarray:
     array-like of pairs.
     """
     if hasattr(pairing, "pairing") and hasattr(pairing, "similarity_matrix"):
-        pairing = pairing.pairing
+        pairing = pairing.pair_index
     pairs = np.asarray(pairing, dtype=np.int64)
+    if pairs.size == 0:
+        pairs = pairs.reshape(0, 2)
     if pairs.size == 0:
         return np.zeros((0, 2), np.int64)
     if pairs.ndim != 2 or pairs.shape[1] != 2:

@@ -34,8 +34,10 @@ class Match:
     ----------
     similarity_matrix : (n_est, n_true) float
         Pairwise similarity in [0, 1] under ``metric`` (after ``shift``).
-    pairing : (k, 2) int
-        Assigned (estimate, truth) index pairs with positive similarity.
+    pairing : tuple of (int, int)
+        Assigned (estimate, truth) index pairs with positive similarity, as
+        minisim 1.0 returned them (hashable: ``set(match.pairing)`` works);
+        :attr:`pair_index` is the same as a ``(k, 2)`` integer array.
     metric : str
         ``"iou"``, ``"cosine"`` or ``"weighted_jaccard"``.
     shift : (int, int) or None
@@ -44,9 +46,18 @@ class Match:
     """
 
     similarity_matrix: np.ndarray
-    pairing: np.ndarray
+    pairing: tuple[tuple[int, int], ...] | np.ndarray
     metric: str
     shift: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        pairs = np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
+        object.__setattr__(self, "pairing", tuple((int(e), int(t)) for e, t in pairs))
+
+    @property
+    def pair_index(self) -> np.ndarray:
+        """:attr:`pairing` as a ``(k, 2)`` int64 array of (estimate, truth) indices."""
+        return np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
 
     @property
     def n_est(self) -> int:
@@ -59,23 +70,24 @@ class Match:
     @property
     def pair_similarity(self) -> np.ndarray:
         """Similarity of each assigned pair, aligned with :attr:`pairing`."""
-        return self.similarity_matrix[self.pairing[:, 0], self.pairing[:, 1]]
+        pairs = self.pair_index
+        return self.similarity_matrix[pairs[:, 0], pairs[:, 1]]
 
-    def matched_pairs(self, thr: float = 0.5) -> np.ndarray:
-        """Assigned pairs whose similarity is at least ``thr``."""
-        return self.pairing[self.pair_similarity >= thr]
+    def matched_pairs(self, threshold: float = 0.5) -> list[tuple[int, int]]:
+        """Assigned (estimate, truth) pairs whose similarity is at least ``threshold``."""
+        return [pair for pair, sim in zip(self.pairing, self.pair_similarity, strict=True) if sim >= threshold]
 
-    def recall(self, thr: float = 0.5) -> float:
-        """Fraction of true units matched at ``thr``; 0 when there is no true unit."""
-        return len(self.matched_pairs(thr)) / self.n_true if self.n_true else 0.0
+    def recall(self, threshold: float = 0.5) -> float:
+        """Fraction of true units matched at ``threshold``; 0 when there is no true unit."""
+        return len(self.matched_pairs(threshold)) / self.n_true if self.n_true else 0.0
 
-    def precision(self, thr: float = 0.5) -> float:
-        """Fraction of estimated units matched at ``thr``; 0 when nothing was estimated."""
-        return len(self.matched_pairs(thr)) / self.n_est if self.n_est else 0.0
+    def precision(self, threshold: float = 0.5) -> float:
+        """Fraction of estimated units matched at ``threshold``; 0 when nothing was estimated."""
+        return len(self.matched_pairs(threshold)) / self.n_est if self.n_est else 0.0
 
-    def f1(self, thr: float = 0.5) -> float:
+    def f1(self, threshold: float = 0.5) -> float:
         """Harmonic mean of precision and recall; 0 when both are 0."""
-        p, r = self.precision(thr), self.recall(thr)
+        p, r = self.precision(threshold), self.recall(threshold)
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
     @property
