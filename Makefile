@@ -23,7 +23,19 @@ BINP := $(VENVP)/bin
 STAMPP := $(VENVP)/.installed
 IBL_PINS := ibl-photometry==0.3.4 ONE-api==3.6.1 ibllib==4.1.0 pandas==2.3.3
 
-.PHONY: demo test test-zarr2 test-photometry lint bench golden clean
+# A fourth environment installed the way docs/howto/minian.md tells a minian user to,
+# "minisim[minian]" beside "minian[test]", running minian's own published test suite
+# (from its sdist, unmodified) and its ground-truth notebook on our minisim.
+VENVM := .venv-minian
+BINM := $(abspath $(VENVM))/bin
+STAMPM := $(VENVM)/.installed
+MINIAN_VERSION := 2.0.2
+MINIAN_SRC := .minian-src/minian-$(MINIAN_VERSION)
+# These three fetch minian's online demo data (nothing here but the registries is reachable);
+# none of them uses minisim.
+MINIAN_NEEDS_DEMO_DATA := test_cross_reg.py test_pipeline.py test_pre_processing.py
+
+.PHONY: demo test test-zarr2 test-photometry test-minian lint bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -43,6 +55,26 @@ $(STAMPP): pyproject.toml
 	$(BINP)/python -m pip install --quiet --upgrade pip
 	$(BINP)/python -m pip install --quiet $(IBL_PINS) -e ".[test,photometry]"
 	touch $(STAMPP)
+
+$(STAMPM): pyproject.toml
+	$(PY) -m venv $(VENVM)
+	$(BINM)/python -m pip install --quiet --upgrade pip
+	$(BINM)/python -m pip install --quiet -e ".[minian]" "minian[test]==$(MINIAN_VERSION)" nbconvert
+	touch $(STAMPM)
+
+$(MINIAN_SRC)/pyproject.toml:
+	mkdir -p .minian-src
+	$(PY) -m pip download --quiet --no-deps --no-binary :all: minian==$(MINIAN_VERSION) -d .minian-src
+	tar -xzf .minian-src/minian-$(MINIAN_VERSION).tar.gz -C .minian-src
+	touch $@
+
+test-minian: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
+	@command -v ffmpeg >/dev/null || (echo "installing Debian's ffmpeg (mediapy, in minian's notebook, calls it)" && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null)
+	@$(BINM)/python -c "import minian, minisim, xarray, zarr; print(f'minian {minian.__version__ if hasattr(minian, \"__version__\") else \"$(MINIAN_VERSION)\"}, minisim {minisim.__version__} from {minisim.__file__}, xarray {xarray.__version__}, zarr {zarr.__version__}')"
+	@echo "deselected (they download minian's demo data; none uses minisim): $(MINIAN_NEEDS_DEMO_DATA)"
+	cd $(MINIAN_SRC) && $(BINM)/python -m pytest -p no:cacheprovider -q --no-cov -m "slow or not slow" \
+		$(foreach t,$(MINIAN_NEEDS_DEMO_DATA),--ignore=minian/test/$(t)) minian/test
 
 demo: $(STAMP)
 	$(BIN)/minisim simulate --out recording.zarr --overwrite
@@ -71,4 +103,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
 clean:
-	rm -rf $(VENV) $(VENV2) $(VENVP) recording.zarr
+	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) .minian-src recording.zarr

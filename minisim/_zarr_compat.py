@@ -23,6 +23,35 @@ from typing import Any, Literal
 
 import zarr
 
+#: The first xarray release whose zarr backend needs zarr-python 3.
+XARRAY_NEEDS_ZARR3 = (2026, 4)
+#: What to install in a minian environment (docs/howto/minian.md).
+MINIAN_FIX = 'pip install "minisim[minian]" (it pins xarray<2026.4 beside zarr-python 2)'
+
+
+def broken_xarray_zarr_pair() -> str | None:
+    """Why xarray's zarr calls fail in this environment, or None when they work.
+
+    xarray 2026.04 and later pass ``zarr_format`` to zarr-python, which
+    zarr-python 2 (the version minian's rechunker pins) does not accept: every
+    ``to_zarr`` / ``open_zarr`` then fails with ``unexpected keyword argument
+    'zarr_format'``. The check reads package metadata only (no import of xarray).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        xr_version = version("xarray")
+    except PackageNotFoundError:
+        return None
+    year_month = tuple(int(p) for p in xr_version.split(".")[:2] if p.isdigit())
+    if ZARR3 or len(year_month) < 2 or year_month < XARRAY_NEEDS_ZARR3:
+        return None
+    return (
+        f"xarray {xr_version} needs zarr-python 3 but zarr-python {zarr.__version__} is installed "
+        f"(minian's rechunker pins zarr<3), so xarray's zarr reads and writes fail here; fix: {MINIAN_FIX}"
+    )
+
+
 #: True under zarr-python 3 (or later).
 ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
 Mode = Literal["r", "r+", "a", "w", "w-"]

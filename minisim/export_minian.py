@@ -15,8 +15,13 @@ import numpy as np
 if TYPE_CHECKING:
     from minisim.recording import Recording
 
-#: Names of the ground-truth variables written next to ``varr`` in the minian layout.
-MINIAN_TRUTH = ("A", "C", "S", "motion")
+#: Names of the ground-truth variables written next to ``varr`` in the minian layout. They
+#: differ from minian's own result names (``A``, ``C``, ``S``, ``motion``) so that a minian
+#: run saved into the same directory never overwrites the truth, and ``open_minian`` never
+#: presents the truth as a result.
+MINIAN_TRUTH = ("true_A", "true_C", "true_S", "true_motion")
+#: The unit dimension of the truth (minian's results use ``unit_id``).
+TRUTH_UNIT_DIM = "true_unit_id"
 
 
 def to_minian(
@@ -35,19 +40,20 @@ def to_minian(
 
     * ``varr`` ``(frame, height, width)``: the observed movie, dtype unchanged,
       chunked by frames with whole frames per chunk;
-    * ``A`` ``(unit_id, height, width)``: footprints as the optics render
-      them (``GroundTruth.A_observed``), float32;
-    * ``C`` ``(unit_id, frame)``: calcium traces; ``S`` ``(unit_id, frame)``:
-      spike counts;
-    * ``motion`` ``(frame, shift_dim)`` with ``shift_dim = ["height", "width"]``:
+    * ``true_A`` ``(true_unit_id, height, width)``: footprints as the optics
+      render them (``GroundTruth.A_observed``), float32;
+    * ``true_C`` ``(true_unit_id, frame)``: calcium traces; ``true_S``
+      ``(true_unit_id, frame)``: spike counts;
+    * ``true_motion`` ``(frame, shift_dim)`` with ``shift_dim = ["height", "width"]``:
       minian's convention, the *correction* that registers each frame, i.e.
       the negation of the applied ``GroundTruth.shifts`` (``(dy, dx)``,
       positive moving content down/right). Zeros when the recording has no
       brain motion.
 
     So ``xr.merge([xr.open_zarr(p) for p in directory.glob("*.zarr")])`` (or
-    minian's ``open_minian``) gives one dataset, and a minian result directory
-    opens next to it with the same coordinates.
+    minian's ``open_minian``) gives one dataset, and minian's results (``A``,
+    ``C``, ``S``, ``motion`` over ``unit_id``) can be saved into the same
+    directory beside the truth without colliding with it.
 
     Each group is written to a temporary sibling of ``directory`` and moved
     into place when complete; other contents of ``directory`` are left alone.
@@ -61,6 +67,11 @@ def to_minian(
     """
     import xarray as xr
 
+    from minisim._zarr_compat import broken_xarray_zarr_pair
+
+    broken = broken_xarray_zarr_pair()
+    if broken is not None:
+        raise RuntimeError(f"cannot write the minian layout: {broken}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     if not overwrite:
@@ -74,7 +85,7 @@ def to_minian(
     n, h, w = movie.shape
     frames_chunk = int(chunk_frames) if chunk_frames is not None else movie.chunks[0][0] if n else 1
     frame, height, width = np.arange(n), np.arange(h), np.arange(w)
-    unit_id = np.arange(gt.n_units)
+    unit = {TRUTH_UNIT_DIM: np.arange(gt.n_units)}
     shifts = np.zeros((n, 2)) if gt.shifts is None else np.asarray(gt.shifts, dtype=np.float64)
     variables = {
         "varr": xr.DataArray(
@@ -82,14 +93,14 @@ def to_minian(
             dims=("frame", "height", "width"),
             coords={"frame": frame, "height": height, "width": width},
         ),
-        "A": xr.DataArray(
+        "true_A": xr.DataArray(
             _footprint_stack(rec),
-            dims=("unit_id", "height", "width"),
-            coords={"unit_id": unit_id, "height": height, "width": width},
+            dims=(TRUTH_UNIT_DIM, "height", "width"),
+            coords={**unit, "height": height, "width": width},
         ),
-        "C": xr.DataArray(np.asarray(gt.C), dims=("unit_id", "frame"), coords={"unit_id": unit_id, "frame": frame}),
-        "S": xr.DataArray(np.asarray(gt.S), dims=("unit_id", "frame"), coords={"unit_id": unit_id, "frame": frame}),
-        "motion": xr.DataArray(
+        "true_C": xr.DataArray(np.asarray(gt.C), dims=(TRUTH_UNIT_DIM, "frame"), coords={**unit, "frame": frame}),
+        "true_S": xr.DataArray(np.asarray(gt.S), dims=(TRUTH_UNIT_DIM, "frame"), coords={**unit, "frame": frame}),
+        "true_motion": xr.DataArray(
             -shifts, dims=("frame", "shift_dim"), coords={"frame": frame, "shift_dim": ["height", "width"]}
         ),
     }
@@ -151,4 +162,4 @@ def _write_group(ds: Any, dest: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["MINIAN_TRUTH", "to_minian"]
+__all__ = ["MINIAN_TRUTH", "TRUTH_UNIT_DIM", "to_minian"]

@@ -237,3 +237,24 @@ def test_recording_format_warning_and_aliases_at_1_0_paths():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ms.Acquisition().optics.na > 0
+
+
+def test_the_broken_xarray_and_zarr2_pair_is_named_with_its_fix(monkeypatch, tmp_path):
+    """xarray >= 2026.4 beside zarr-python 2 (what minian's pins resolve to) fails in xarray; we say so first."""
+    import importlib.metadata
+
+    from minisim import _zarr_compat as zc
+    from minisim.export_minian import to_minian
+
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(zc, "ZARR3", False)
+    monkeypatch.setattr(importlib.metadata, "version", lambda p: "2026.9.0" if p == "xarray" else real_version(p))
+    message = zc.broken_xarray_zarr_pair()
+    assert message is not None and "2026.9.0" in message and 'pip install "minisim[minian]"' in message
+    from tests.conftest import small_spec
+
+    with pytest.raises(RuntimeError, match=r"minisim\[minian\]"):
+        to_minian(ms.simulate(small_spec(duration_s=0.2, n_px=24)), tmp_path / "mn", progress=False)
+    assert not (tmp_path / "mn").exists()
+    monkeypatch.setattr(importlib.metadata, "version", lambda p: "2026.2.0" if p == "xarray" else real_version(p))
+    assert zc.broken_xarray_zarr_pair() is None  # the pair minisim[minian] resolves to

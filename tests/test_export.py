@@ -141,8 +141,9 @@ def test_minian_layout_round_trips_movie_and_truth(tmp_path):
     gt = rec.ground_truth
     assert gt.shifts is not None and np.abs(gt.shifts).max() > 0.5
     out = rec.to_minian(tmp_path / "truth", progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["A.zarr", "C.zarr", "S.zarr", "motion.zarr", "varr.zarr"]
-    for name in ("varr", "A", "C", "S", "motion"):
+    names = ["true_A.zarr", "true_C.zarr", "true_S.zarr", "true_motion.zarr", "varr.zarr"]
+    assert sorted(p.name for p in out.iterdir()) == names  # never minian's own result names
+    for name in ("varr", "true_A", "true_C", "true_S", "true_motion"):
         assert (out / f"{name}.zarr" / ".zgroup").exists()  # zarr format 2
         assert (out / f"{name}.zarr" / name / ".zarray").exists()
     ds = open_layout(out)
@@ -150,14 +151,15 @@ def test_minian_layout_round_trips_movie_and_truth(tmp_path):
     assert ds.varr.dims == ("frame", "height", "width") and ds.varr.dtype == np.uint8
     assert ds.varr.data.chunks[0][0] == 6 and ds.varr.data.chunks[1:] == ((h,), (w,))
     np.testing.assert_array_equal(ds.varr.values, rec.observed.values)
-    for dim, size in (("frame", n), ("height", h), ("width", w), ("unit_id", gt.n_units)):
+    for dim, size in (("frame", n), ("height", h), ("width", w), ("true_unit_id", gt.n_units)):
         np.testing.assert_array_equal(ds[dim].values, np.arange(size))
-    assert ds.A.dims == ("unit_id", "height", "width") and ds.C.dims == ds.S.dims == ("unit_id", "frame")
-    np.testing.assert_array_equal(ds.A.values, gt.A_observed.astype(np.float32))
-    np.testing.assert_array_equal(ds.C.values, gt.C)
-    np.testing.assert_array_equal(ds.S.values, gt.S)
-    assert ds.motion.dims == ("frame", "shift_dim") and list(ds.shift_dim.values) == ["height", "width"]
-    np.testing.assert_array_equal(ds.motion.values, -gt.shifts)  # minian stores the correction
+    assert ds.true_A.dims == ("true_unit_id", "height", "width")
+    assert ds.true_C.dims == ds.true_S.dims == ("true_unit_id", "frame")
+    np.testing.assert_array_equal(ds.true_A.values, gt.A_observed.astype(np.float32))
+    np.testing.assert_array_equal(ds.true_C.values, gt.C)
+    np.testing.assert_array_equal(ds.true_S.values, gt.S)
+    assert ds.true_motion.dims == ("frame", "shift_dim") and list(ds.shift_dim.values) == ["height", "width"]
+    np.testing.assert_array_equal(ds.true_motion.values, -gt.shifts)  # minian stores the correction
 
 
 def test_minian_layout_no_motion_is_zero_and_refuses_to_clobber(tmp_path, rec8):
@@ -166,7 +168,7 @@ def test_minian_layout_no_motion_is_zero_and_refuses_to_clobber(tmp_path, rec8):
     (target / "notes.txt").write_text("mine")
     rec8.to_minian(target, progress=False)
     ds = open_layout(target)
-    assert ds.motion.shape == (rec8.observed.shape[0], 2) and not ds.motion.values.any()
+    assert ds.true_motion.shape == (rec8.observed.shape[0], 2) and not ds.true_motion.values.any()
     with pytest.raises(FileExistsError, match="overwrite=True"):
         rec8.to_minian(target, progress=False)
     rec8.to_minian(target, overwrite=True, progress=False)
@@ -188,8 +190,8 @@ def test_cli_export_each_format_from_a_saved_recording(tmp_path, rec8, capsys):
     assert main(["export", *args, "--to", "minian", "--out", str(tmp_path / "mn")]) == 0
     ds = open_layout(tmp_path / "mn")
     np.testing.assert_array_equal(ds.varr.values, obs)
-    np.testing.assert_array_equal(ds.C.values, rec8.ground_truth.C)
-    np.testing.assert_array_equal(ds.A.values, rec8.ground_truth.A_observed.astype(np.float32))
+    np.testing.assert_array_equal(ds.true_C.values, rec8.ground_truth.C)
+    np.testing.assert_array_equal(ds.true_A.values, rec8.ground_truth.A_observed.astype(np.float32))
     assert "wrote" in capsys.readouterr().out
     # bad input: a clear message and exit status 2, nothing overwritten
     assert main(["export", *args, "--to", "tiff", "--out", str(tmp_path / "m.tif")]) == 2
