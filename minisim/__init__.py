@@ -37,7 +37,7 @@ from minisim.steps.vasculature import Vasculature, VesselLayer
 from minisim.steps.vignette import Vignette
 from minisim.sweep import SweptSpec, run_sweep, sweep
 
-__version__ = "2.0.0.dev0"
+__version__ = "1.1.0"
 
 __all__ = [
     "DETECT_SNR_THRESHOLD",

@@ -35,7 +35,7 @@ def A() -> np.ndarray:  # noqa: N802 - the ground truth's name for footprints
 @pytest.mark.parametrize("metric", ["iou", "cosine", "weighted_jaccard"])
 def test_identity_matches_every_unit_with_similarity_one(A, metric):
     m = ms.hungarian_match(A, A, metric=metric)
-    assert m.pairing.tolist() == [[i, i] for i in range(5)]
+    assert m.pairing == tuple((i, i) for i in range(5))
     assert m.recall() == m.precision() == m.f1() == 1.0
     assert m.mean_similarity == pytest.approx(1.0)
     assert np.allclose(np.diag(m.similarity_matrix), 1.0)

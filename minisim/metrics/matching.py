@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,8 +35,11 @@ class Match:
     ----------
     similarity_matrix : (n_est, n_true) float
         Pairwise similarity in [0, 1] under ``metric`` (after ``shift``).
-    pairing : (k, 2) int
-        Assigned (estimate, truth) index pairs with positive similarity.
+    pairing : tuple of (int, int)
+        Assigned ``(estimate, truth)`` index pairs with positive similarity, as
+        plain Python ints (minisim 1.0's type: ``set(m.pairing)`` and
+        ``for e, t in m.pairing`` work). :attr:`pairs` is the same as a
+        ``(k, 2)`` integer array.
     metric : str
         ``"iou"``, ``"cosine"`` or ``"weighted_jaccard"``.
     shift : (int, int) or None
@@ -44,9 +48,13 @@ class Match:
     """
 
     similarity_matrix: np.ndarray
-    pairing: np.ndarray
-    metric: str
+    pairing: tuple[tuple[int, int], ...]
+    metric: str = "iou"
     shift: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        pairs = tuple((int(e), int(t)) for e, t in np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2))
+        object.__setattr__(self, "pairing", pairs)
 
     @property
     def n_est(self) -> int:
@@ -57,25 +65,39 @@ class Match:
         return int(self.similarity_matrix.shape[1])
 
     @property
+    def pairs(self) -> np.ndarray:
+        """:attr:`pairing` as a ``(k, 2)`` int64 array (empty pairing: shape ``(0, 2)``)."""
+        return np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
+
+    @property
     def pair_similarity(self) -> np.ndarray:
         """Similarity of each assigned pair, aligned with :attr:`pairing`."""
-        return self.similarity_matrix[self.pairing[:, 0], self.pairing[:, 1]]
+        p = self.pairs
+        return self.similarity_matrix[p[:, 0], p[:, 1]] if len(p) else np.zeros(0)
 
-    def matched_pairs(self, thr: float = 0.5) -> np.ndarray:
-        """Assigned pairs whose similarity is at least ``thr``."""
-        return self.pairing[self.pair_similarity >= thr]
+    def matched_pairs(self, threshold: float = 0.5, *, thr: float | None = None) -> list[tuple[int, int]]:
+        """Assigned ``(estimate, truth)`` pairs whose similarity is at least ``threshold``.
 
-    def recall(self, thr: float = 0.5) -> float:
-        """Fraction of true units matched at ``thr``; 0 when there is no true unit."""
-        return len(self.matched_pairs(thr)) / self.n_true if self.n_true else 0.0
+        ``thr`` is the 2.0-development spelling of ``threshold`` (deprecated).
+        """
+        threshold = _threshold(threshold, thr)
+        sims = self.pair_similarity
+        return [p for p, s in zip(self.pairing, sims, strict=True) if s >= threshold]
 
-    def precision(self, thr: float = 0.5) -> float:
-        """Fraction of estimated units matched at ``thr``; 0 when nothing was estimated."""
-        return len(self.matched_pairs(thr)) / self.n_est if self.n_est else 0.0
+    def recall(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
+        """Fraction of true units matched at ``threshold``; 0 when there is no true unit."""
+        threshold = _threshold(threshold, thr)
+        return len(self.matched_pairs(threshold)) / self.n_true if self.n_true else 0.0
 
-    def f1(self, thr: float = 0.5) -> float:
+    def precision(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
+        """Fraction of estimated units matched at ``threshold``; 0 when nothing was estimated."""
+        threshold = _threshold(threshold, thr)
+        return len(self.matched_pairs(threshold)) / self.n_est if self.n_est else 0.0
+
+    def f1(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
         """Harmonic mean of precision and recall; 0 when both are 0."""
-        p, r = self.precision(thr), self.recall(thr)
+        threshold = _threshold(threshold, thr)
+        p, r = self.precision(threshold), self.recall(threshold)
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
     @property
@@ -97,6 +119,13 @@ class Match:
     def mean_iou(self) -> float:
         """Alias of :attr:`mean_similarity` (minisim 1.0 name)."""
         return self.mean_similarity
+
+
+def _threshold(threshold: float, thr: float | None) -> float:
+    if thr is None:
+        return float(threshold)
+    warnings.warn("Match(...): `thr=` is deprecated; use `threshold=`", DeprecationWarning, stacklevel=3)
+    return float(thr)
 
 
 def footprint_matrix(A: Any) -> tuple[sp.csr_matrix, tuple[int, int]]:

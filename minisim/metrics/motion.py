@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from minisim._aliases import keyword_alias
 from minisim.metrics._arrays import as_numpy
 
 
@@ -54,17 +55,19 @@ def _pair(est: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
     return e, t
 
 
-def shift_rmse(est: Any, true: Any, *, correction: bool = False, align: bool = False) -> float:
+@keyword_alias(est="shifts_est", true="shifts_true")
+def shift_rmse(shifts_est: Any, shifts_true: Any, *, correction: bool = False, align: bool = False) -> float:
     """Root-mean-square error of a shift trajectory, in pixels, over frames and both axes.
 
     Parameters
     ----------
-    est : array-like (frame, 2)
-        Estimated shifts (dy, dx) in pixels (numpy, xarray, dask).
-    true : array-like (frame, 2), GroundTruth or Recording
-        True applied shifts, e.g. ``ground_truth.shifts``.
+    shifts_est : array-like (frame, 2)
+        Estimated shifts (dy, dx) in pixels (numpy, xarray, dask); ``est=``
+        is also accepted.
+    shifts_true : array-like (frame, 2), GroundTruth or Recording
+        True applied shifts, e.g. ``ground_truth.shifts``; ``true=`` is also accepted.
     correction : bool
-        ``est`` is a correction (the shift that undoes the motion, as minian
+        ``shifts_est`` is a correction (the shift that undoes the motion, as minian
         and CaImAn report it): it is negated before comparison.
     align : bool
         Subtract the mean residual per axis first, so a constant offset (the
@@ -75,7 +78,7 @@ def shift_rmse(est: Any, true: Any, *, correction: bool = False, align: bool = F
     float
         NaN for zero frames.
     """
-    e, t = _pair(est, true)
+    e, t = _pair(shifts_est, shifts_true)
     if len(e) == 0:
         return float("nan")
     residual = (-e if correction else e) - t
@@ -84,7 +87,8 @@ def shift_rmse(est: Any, true: Any, *, correction: bool = False, align: bool = F
     return float(np.sqrt(np.mean(residual**2)))
 
 
-def global_shift_from_trajectories(est: Any, true: Any, *, correction: bool = True) -> tuple[int, int]:
+@keyword_alias(est="shifts_est", true="shifts_true")
+def global_shift_from_trajectories(shifts_est: Any, shifts_true: Any, *, correction: bool = True) -> tuple[int, int]:
     """Integer (dy, dx) that moves footprints estimated from a registered movie onto the truth.
 
     A pipeline that corrects frame t by ``c(t)`` leaves the tissue displaced
@@ -92,9 +96,9 @@ def global_shift_from_trajectories(est: Any, true: Any, *, correction: bool = Tr
     footprints are the true ones moved by ``b``, and ``-b`` (rounded per
     axis) realigns them. With ``correction=False`` the estimate is an applied
     displacement ``d(t)`` instead and the realigning shift is ``mean(d -
-    shifts)``.
+    shifts)``. ``shifts_est`` / ``shifts_true`` may also be passed as ``est=`` / ``true=``.
     """
-    e, t = _pair(est, true)
+    e, t = _pair(shifts_est, shifts_true)
     if len(e) == 0:
         return (0, 0)
     offset = ((-e if correction else e) - t).mean(axis=0)

@@ -7,7 +7,7 @@ xarray) inputs: one pass, a few chunks in memory, on the active scheduler.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -76,9 +76,10 @@ def trace_pearson(C_est: Any, C_true: Any, pairing: Any = None) -> np.ndarray:
     return np.where(cx | cy, np.nan, np.clip(r, -1.0, 1.0))
 
 
-@dataclass(frozen=True)
-class ActivityScore:
+class ActivityScore(NamedTuple):
     """Per-pair agreement of an activity estimate with the true activity.
+
+    A named tuple, as in minisim 1.0: ``corr, scale, pve = activity_similarity(...)``.
 
     Attributes
     ----------
