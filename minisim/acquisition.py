@@ -56,7 +56,7 @@ class Optics(Base):
 
     @keyword_alias(depth_um="z_um")
     def defocus_sigma_um(self, z_um: np.ndarray | float, focal_um: np.ndarray | float) -> np.ndarray:
-        """Geometric blur of a point at depth ``z_um``, ``|z - focal|`` µm away from focus (``depth_um=`` also accepted)."""
+        """Geometric blur of a point at depth ``z_um``, ``|z - focal|`` µm from focus (``depth_um=`` also accepted)."""
         return self.na * np.abs(np.asarray(z_um) - focal_um)
 
     @property

@@ -254,4 +254,12 @@ def _exclusive_create(lock_path: Path, poll_s: float, stale_s: float = 3600.0) -
             lock_path.unlink()
 
 
-__all__ = ["CACHE_ENV", "DEFAULT_CACHE_DIR", "CacheDirError", "CacheWarning", "cache_dir", "cache_path", "simulate_cached"]
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_CACHE_DIR",
+    "CacheDirError",
+    "CacheWarning",
+    "cache_dir",
+    "cache_path",
+    "simulate_cached",
+]

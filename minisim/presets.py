@@ -32,10 +32,9 @@ from minisim.steps.sensor import Sensor
 from minisim.steps.vasculature import Vasculature, VesselLayer
 from minisim.steps.vignette import Vignette
 
-
-
 #: Type of a focal depth: a depth in µm below the tissue surface, or ``"auto"`` (minisim 1.0 name).
 FocalDepth = float | Literal["auto"]
+
 
 class Scope(Base):
     """An imaging instrument: objective, sensor, static light fields and exposure.

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 
-from minisim._base import RecordingFormatWarning
+from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec

@@ -200,9 +200,9 @@ def check_signature(where: str, node: ast.FunctionDef, obj: Any, *, method: bool
         elif not _same(p.default, default):
             problems.append(f"{where}({name}): default {p.default!r}, 1.0 has {default!r}")
     for p in params:
-        if p.name not in {n for n, _, _ in want} and p.default is inspect.Parameter.empty:
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                problems.append(f"{where}: new required parameter {p.name!r}")
+        new = p.name not in {n for n, _, _ in want} and p.default is inspect.Parameter.empty
+        if new and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            problems.append(f"{where}: new required parameter {p.name!r}")
     return problems
 
 
@@ -210,7 +210,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(b, list | tuple) and isinstance(a, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     try:
-        return bool(a == b) and type(a) is not bool or a is b
+        return (bool(a == b) and type(a) is not bool) or a is b
     except Exception:
         return False
 
@@ -238,9 +238,9 @@ def check_model_fields(where: str, node: ast.ClassDef, cls: type) -> list[str]:
             continue
         f = fields[name]
         have = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
-        if hasattr(have, "model_dump") or not _same(have, want):
-            if not (hasattr(have, "model_dump") and want is None):
-                problems.append(f"{where}.{name}: default {have!r}, 1.0 has {want!r}")
+        differs = hasattr(have, "model_dump") or not _same(have, want)
+        if differs and not (hasattr(have, "model_dump") and want is None):
+            problems.append(f"{where}.{name}: default {have!r}, 1.0 has {want!r}")
     return problems
 
 
@@ -336,14 +336,15 @@ def test_version_satisfies_minians_pin() -> None:
 
 
 def test_spec_and_video_module_paths() -> None:
+    import minisim
     from minisim.spec import AnyStep, BrainMotion, ImageSensor, NeuronPopulation, Optics, StepSpec, Tissue
     from minisim.steps.brain_motion import BrainMotion as Ours
     from minisim.video import simulate_video
 
-    import minisim
-
     assert BrainMotion is Ours and simulate_video is minisim.simulate_video and AnyStep is minisim.AnyStep
-    assert issubclass(BrainMotion, StepSpec) and all(getattr(minisim, c.__name__) is c for c in (Optics, ImageSensor, Tissue, NeuronPopulation))
+    assert issubclass(BrainMotion, StepSpec) and all(
+        getattr(minisim, c.__name__) is c for c in (Optics, ImageSensor, Tissue, NeuronPopulation)
+    )
 
 
 def test_match_pairing_threshold_and_empty_stacks() -> None:
@@ -416,7 +417,15 @@ def test_recording_1_0_constructor_snapshots_and_fov(tmp_path: Path) -> None:
     (r, c), (h, w) = gt.fov_offset, gt.fov_shape
     assert cells.shape != (h, w) and cells[r : r + h, c : c + w].shape == rec.observed_movie.shape[1:]
     as_1_0 = Recording(
-        spec=rec.spec, observed=rec.observed.values, ground_truth=gt, snapshots={"cells_only": rec.snapshots["cells_only"]}
+        spec=rec.spec,
+        observed=rec.observed.values,
+        ground_truth=gt,
+        snapshots={"cells_only": rec.snapshots["cells_only"]},
     )
     assert np.array_equal(as_1_0.observed_movie.values, rec.observed.values)
-    assert list(as_1_0.snapshots) == ["cells_only"] and set(dict(as_1_0)) == {"spec", "observed", "ground_truth", "snapshots"}
+    assert list(as_1_0.snapshots) == ["cells_only"] and set(dict(as_1_0)) == {
+        "spec",
+        "observed",
+        "ground_truth",
+        "snapshots",
+    }

@@ -252,12 +252,12 @@ def phase_correlation_peaks(
     return [(int(dy[r, 0]), int(dx[0, c])) for r, c in zip(rows, cols, strict=True) if np.isfinite(surface[r, c])]
 
 
-def _assign(sim: np.ndarray) -> np.ndarray:
+def _assign(sim: np.ndarray) -> tuple[tuple[int, int], ...]:
     if sim.size == 0:
-        return np.zeros((0, 2), np.int64)
+        return ()
     rows, cols = linear_sum_assignment(sim, maximize=True)
     keep = sim[rows, cols] > 0
-    return np.column_stack([rows[keep], cols[keep]]).astype(np.int64)
+    return tuple((int(r), int(c)) for r, c in zip(rows[keep], cols[keep], strict=True))
 
 
 def hungarian_match(
