@@ -18,6 +18,13 @@ class RecordingFormatWarning(UserWarning):
     """A stored recording whose metadata disagrees with what was expected."""
 
 
+class RemovedAPIError(NotImplementedError):
+    """A minisim 1.0 name kept importable whose behaviour has no meaning on the lazy engine.
+
+    The message names what to use instead; see ``docs/reference/compat_1_0_helpers.md``.
+    """
+
+
 class Base(BaseModel):
     """Frozen, strict-field base for every spec model.
 

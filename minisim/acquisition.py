@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import model_validator
 
+from minisim._aliases import keyword_alias
 from minisim._base import Base, bounded
 
 #: Refractive index of brain tissue used for the depth of field.
@@ -53,8 +54,9 @@ class Optics(Base):
         """Gaussian sigma of the in-focus, diffraction-limited PSF."""
         return 0.21 * (self.emission_nm / 1000.0) / self.na
 
+    @keyword_alias(depth_um="z_um")
     def defocus_sigma_um(self, z_um: np.ndarray | float, focal_um: np.ndarray | float) -> np.ndarray:
-        """Geometric blur of a point ``|depth - focal|`` µm away from focus."""
+        """Geometric blur of a point at depth ``z_um``, ``|z - focal|`` µm from focus (``depth_um=`` also accepted)."""
         return self.na * np.abs(np.asarray(z_um) - focal_um)
 
     @property
@@ -62,8 +64,9 @@ class Optics(Base):
         """Relative light collected, NA² (the absolute constant is in the exposure)."""
         return self.na**2
 
+    @keyword_alias(radius_um="r_um")
     def focal_curvature_shift_um(self, r_um: np.ndarray | float) -> np.ndarray:
-        """How much shallower an off-axis point at ``r_um`` is in focus."""
+        """How much shallower an off-axis point at radius ``r_um`` is in focus (``radius_um=`` also accepted)."""
         r = np.asarray(r_um, dtype=float)
         if self.field_curvature_radius_um is None:
             return np.zeros_like(r)
@@ -95,31 +98,47 @@ class ImageSensor(Base):
         """Smallest unsigned integer type holding every count."""
         return np.dtype(np.uint8 if self.bit_depth <= 8 else np.uint16)
 
-    def photons_to_counts(self, photons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Digitize a photon image: shot noise, read noise, gain and the ADC.
+    def photons_to_counts(
+        self,
+        photons: np.ndarray,
+        rng: np.random.Generator,
+        *,
+        shot_noise: Literal["poisson", "gaussian"] = "poisson",
+    ) -> np.ndarray:
+        """Expected photons per pixel to digitized counts (minisim 1.0's sensor call).
 
         Parameters
         ----------
         photons : array
-            Mean photons reaching each pixel in one exposure (>= 0).
+            Expected photon count of each pixel.
         rng : numpy.random.Generator
             Source of the noise draws.
+        shot_noise : {"poisson", "gaussian"}
+            ``"poisson"`` (default) draws exact Poisson electrons; ``"gaussian"``
+            reproduces 1.0's single-Gaussian approximation, draw for draw.
 
         Returns
         -------
-        array of float64
-            Integer-valued counts in ``[0, max_count]`` (minisim 1.0's return type).
+        array of float
+            Integer-valued counts in ``[0, max_count]``.
 
         Notes
         -----
-        ``e = Poisson(photons * QE) + read_noise_e * N(0, 1)``;
-        ``counts = clip(floor(e * gain_adu_per_e), 0, max_count)``. minisim 1.0
-        drew the shot noise as a Gaussian of the same variance; the Poisson draw
-        is exact at every photon level (the engine's sensor step samples the same
-        model per frame with keyed randomness, see :class:`~minisim.steps.sensor.Sensor`).
+        ``lambda = photons * QE``; electrons ``~ Poisson(lambda) + Normal(0,
+        read_noise_e)`` (or ``Normal(lambda, sqrt(lambda + read_noise_e**2))`` for
+        ``"gaussian"``); counts ``= clip(floor(electrons * gain), 0, 2**bit_depth - 1)``.
+        This is the sensor model of the :class:`~minisim.steps.sensor.Sensor` step
+        for one array; the engine itself draws keyed per frame.
         """
-        lam = np.clip(np.asarray(photons, dtype=np.float64), 0.0, None) * self.quantum_efficiency
-        electrons = rng.poisson(lam) + self.read_noise_e * rng.standard_normal(lam.shape)
+        lam = np.asarray(photons, dtype=float) * self.quantum_efficiency
+        if np.any(lam < 0) or not np.all(np.isfinite(lam)):
+            raise ValueError("photons must be finite and >= 0; fix: pass expected photon counts")
+        if shot_noise == "gaussian":
+            electrons = lam + np.sqrt(lam + self.read_noise_e**2) * rng.standard_normal(lam.shape)
+        elif shot_noise == "poisson":
+            electrons = rng.poisson(lam) + self.read_noise_e * rng.standard_normal(lam.shape)
+        else:
+            raise ValueError(f"shot_noise = {shot_noise!r}; use 'poisson' or 'gaussian'")
         return np.clip(np.floor(electrons * self.gain_adu_per_e), 0.0, float(self.max_count))
 
 
@@ -145,12 +164,14 @@ class Tissue(Base):
         """Effective round-trip mean free path."""
         return 1.0 / (1.0 / self.scatter_mfp_excitation_um + 1.0 / self.scatter_mfp_emission_um)
 
+    @keyword_alias(depth_um="z_um")
     def attenuation(self, z_um: np.ndarray | float) -> np.ndarray:
-        """Fraction of signal surviving from ``z_um``."""
+        """Fraction of signal surviving from depth ``z_um`` (``depth_um=`` also accepted)."""
         return np.exp(-np.asarray(z_um, dtype=float) / self.scatter_mfp_um)
 
+    @keyword_alias(depth_um="z_um")
     def scatter_sigma_um(self, z_um: np.ndarray | float) -> np.ndarray:
-        """Gaussian sigma of scatter blur from ``z_um``."""
+        """Gaussian sigma of scatter blur from depth ``z_um`` (``depth_um=`` also accepted)."""
         return self.scatter_blur_per_um * np.asarray(z_um, dtype=float)
 
 
@@ -195,7 +216,9 @@ class Acquisition(Base):
     def um_to_px(self, um: np.ndarray | float) -> np.ndarray:
         return np.asarray(um, dtype=float) / self.pixel_size_um
 
+    @keyword_alias(seconds="s")
     def s_to_frame(self, s: float) -> float:
+        """A duration ``s`` (seconds) as a fractional frame count (``seconds=`` also accepted)."""
         return s * self.fps
 
     def um_to_index(
@@ -206,8 +229,9 @@ class Acquisition(Base):
         px = self.pixel_size_um
         return ((h - 1) / 2 + np.asarray(y_um) / px, (w - 1) / 2 + np.asarray(x_um) / px)
 
+    @keyword_alias(depth_um="z_um")
     def cell_optics(self, z_um: np.ndarray, focal_um: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-        """PSF width (px) and point-source peak brightness of cells at ``z_um``.
+        """PSF width (px) and point-source peak brightness of cells at depth ``z_um`` (``depth_um=`` also accepted).
 
         Notes
         -----

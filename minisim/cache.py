@@ -41,6 +41,11 @@ class CacheDirError(OSError):
     """The cache directory cannot be created or written."""
 
 
+#: minisim 1.0's cache root. Ours is the platform's user cache directory, which is
+#: this path on Linux (see :func:`cache_dir`); ``$MINISIM_CACHE`` overrides both.
+DEFAULT_CACHE_DIR = "~/.cache/minisim"
+
+
 class CacheWarning(UserWarning):
     """A cache entry was found damaged and is being rebuilt."""
 
@@ -252,4 +257,12 @@ def _exclusive_create(lock_path: Path, poll_s: float, stale_s: float = 3600.0) -
             lock_path.unlink()
 
 
-__all__ = ["CACHE_ENV", "CacheDirError", "CacheWarning", "cache_dir", "cache_path", "simulate_cached"]
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_CACHE_DIR",
+    "CacheDirError",
+    "CacheWarning",
+    "cache_dir",
+    "cache_path",
+    "simulate_cached",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
@@ -146,3 +147,12 @@ def _paste(dest: np.ndarray, patch: np.ndarray, offset: np.ndarray) -> None:
     if r1 <= max(r0, 0) or c1 <= max(c0, 0):
         return
     dest[max(r0, 0) : r1, max(c0, 0) : c1] += patch[pr0 : pr0 + r1 - max(r0, 0), pc0 : pc0 + c1 - max(c0, 0)]
+
+
+def __getattr__(name: str) -> Any:
+    # minisim 1.0's sparse-footprint API (docs/reference/compat_1_0_helpers.md).
+    if name in ("Footprint", "FootprintStack", "degrade_footprint", "stack_dense", "RENDER_DTYPE"):
+        from minisim._compat import footprint
+
+        return getattr(footprint, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ from minisim.steps.sensor import Sensor
 from minisim.steps.vasculature import Vasculature, VesselLayer
 from minisim.steps.vignette import Vignette
 
-#: A focal depth in tissue: µm below the surface, or "auto" (minisim 1.0 alias).
+#: Type of a focal depth: a depth in µm below the tissue surface, or ``"auto"`` (minisim 1.0 name).
 FocalDepth = float | Literal["auto"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,8 +13,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from minisim._base import RecordingFormatWarning as RecordingFormatWarning  # minisim 1.0 path
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
+from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of
@@ -187,13 +188,17 @@ class GroundTruth:
         return xr.Dataset(data, coords=coords)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Recording:
     """A simulated recording: lazy movie stages plus the ground truth.
 
     ``observed`` is the sensor output (unsigned integer counts when a sensor
     ran, float otherwise) as a lazy ``(frame, height, width)`` DataArray;
     nothing is computed until you ask for values or save it.
+
+    minisim 1.0's constructor, ``Recording(spec=, observed=, ground_truth=,
+    snapshots=)`` with a finished movie (numpy, dask or xarray) and a dict of
+    stage movies, is accepted too.
     """
 
     spec: Spec
@@ -201,6 +206,34 @@ class Recording:
     stages: dict[str, da.Array]
     stage_order: tuple[str, ...]
     margin_px: int = 0
+    snapshot_names: tuple[str, ...] | None = None
+
+    def __init__(
+        self,
+        spec: Spec,
+        ground_truth: GroundTruth | None = None,
+        stages: dict[str, da.Array] | None = None,
+        stage_order: tuple[str, ...] = (),
+        margin_px: int = 0,
+        snapshot_names: tuple[str, ...] | None = None,
+        *,
+        observed: Any = None,
+        snapshots: dict[str, Any] | None = None,
+    ) -> None:
+        if ground_truth is None:
+            raise TypeError("Recording needs ground_truth= (a GroundTruth)")
+        if observed is not None or snapshots is not None:
+            if stages is not None:
+                raise TypeError("Recording: pass either stages= or minisim 1.0's observed=/snapshots=, not both")
+            if observed is None:
+                raise TypeError("Recording(snapshots=...) also needs observed=, the final movie")
+            stages = {name: _as_dask(movie) for name, movie in (snapshots or {}).items()}
+            stages["_fov"] = _as_dask(observed)
+            snapshot_names = tuple(snapshots or {})
+            stage_order = snapshot_names
+        values = (spec, ground_truth, dict(stages or {}), tuple(stage_order), int(margin_px), snapshot_names)
+        for f, value in zip(dataclasses.fields(self), values, strict=True):
+            object.__setattr__(self, f.name, value)
 
     @property
     def observed(self) -> xr.DataArray:
@@ -211,6 +244,11 @@ class Recording:
             h, w = self.ground_truth.fov_shape
             return self._label(da.zeros((0, h, w), dtype=np.float32), "observed")
         return self._label(self.stages[self.stage_order[-1]], "observed")
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """``(field, value)`` pairs as minisim 1.0's model iterated, so ``dict(rec)`` works."""
+        yield from (("spec", self.spec), ("observed", self.observed), ("ground_truth", self.ground_truth))
+        yield ("snapshots", self.snapshots)
 
     @property
     def observed_movie(self) -> xr.DataArray:
@@ -236,7 +274,12 @@ class Recording:
 
     @property
     def snapshots(self) -> dict[str, xr.DataArray]:
-        """Every movie stage when ``output.save_intermediates`` is set, else empty."""
+        """Every movie stage when ``output.save_intermediates`` is set, else empty.
+
+        A recording built with minisim 1.0's ``Recording(..., snapshots=)`` has those.
+        """
+        if self.snapshot_names is not None:
+            return {name: self._label(self.stages[name], name) for name in self.snapshot_names}
         if not self.spec.output.save_intermediates:
             return {}
         return {name: self.stage(name) for name in self.stage_order}
@@ -347,6 +390,14 @@ def finalize(
         if key is not None and stages[key].dtype != np.dtype(out_dtype):
             stages["_fov"] = stages[key].astype(out_dtype)
     return Recording(spec, gt, stages, tuple(order), geo.margin_px)
+
+
+def _as_dask(movie: Any) -> da.Array:
+    data = movie.data if isinstance(movie, xr.DataArray) else movie
+    arr = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    if arr.ndim != 3:
+        raise ValueError(f"a movie must be (frame, height, width); got shape {arr.shape}")
+    return arr
 
 
 def _reaches_fov(planted: Footprints, geo: Geometry) -> np.ndarray:

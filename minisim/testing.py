@@ -275,17 +275,17 @@ class Estimate:
 
     @property
     def footprints(self) -> Any:
-        """The footprints ``A`` (minisim 1.0's spelled-out name)."""
+        """The footprints, :attr:`A`."""
         return self.A
 
     @property
     def traces(self) -> Any:
-        """The calcium traces ``C`` (minisim 1.0's spelled-out name)."""
+        """The calcium traces, :attr:`C`."""
         return self.C
 
     @property
     def activity(self) -> Any:
-        """The activity estimate ``S`` (minisim 1.0's spelled-out name)."""
+        """The activity estimate, :attr:`S`."""
         return self.S
 
 
@@ -294,15 +294,15 @@ class Report:
     """Scorecard of an :class:`Estimate` against a ground truth.
 
     Counts and rates refer to the true units scored (the detectable ones by
-    default): ``recall = n_matched / n_true``; ``precision = n_matched /
-    n_est``, except that an estimated unit matching a cell that is not
-    scored (found although flagged undetectable) is left out of the
-    precision denominator rather than counted as a false positive.
-    ``mean_overlap`` is the mean similarity of the matched pairs.
-    Trace and activity scores are medians over matched pairs (NaN when the
-    estimate lacks C or S; 0 when nothing matched). ``shift_rmse`` is in
-    pixels after sign correction and offset alignment; None when the
-    recording has no motion, NaN when the estimate has no shifts.
+    default): ``recall = n_matched / n_true`` and ``precision = n_matched /
+    n_est``, as in minisim 1.0. With ``score(..., found_undetectable="ignore")``
+    an estimated unit matching a cell that is not scored (found although
+    flagged undetectable) is left out of the precision denominator instead of
+    being a false positive. ``mean_overlap`` is the mean similarity of the
+    matched pairs. Trace and activity scores are medians over matched pairs
+    (NaN when the estimate lacks C or S; 0 when nothing matched).
+    ``shift_rmse`` is in pixels after sign correction and offset alignment;
+    None when the recording has no motion or the estimate has no shifts.
     ``footprint_shift`` is the (dy, dx) applied to the estimate's footprints.
     """
 
@@ -320,24 +320,25 @@ class Report:
     shift_rmse: float | None
     n_requested: int
     n_detectable: int
-    match_metric: str
-    footprint_shift: tuple[int, int] | None
+    match_metric: str = "iou"
+    footprint_shift: tuple[int, int] = (0, 0)
 
     def summary(self) -> str:
-        """A few aligned lines for a test log or a notebook."""
-        shift = "no motion" if self.shift_rmse is None else f"{self.shift_rmse:.3f} px"
-        return "\n".join(
-            [
-                f"cells     : {self.n_matched} of {self.n_true} scored matched ({self.n_est} estimated; "
-                f"{self.n_detectable} of {self.n_requested} detectable)",
-                f"matching  : recall {self.recall:.3f}  precision {self.precision:.3f}  f1 {self.f1:.3f}  "
-                f"mean {self.match_metric} {self.mean_overlap:.3f}  footprint shift {self.footprint_shift}",
-                f"traces    : median pearson {self.trace_corr:.3f}",
-                f"activity  : median corr {self.activity_corr:.3f}  variance explained "
-                f"{self.activity_variance_explained:.3f}  scale {self.activity_scale:.3g}",
-                f"motion    : shift rmse {shift}",
-            ]
-        )
+        """One line per score, laid out as minisim 1.0 printed it (a test log, a notebook)."""
+        lines = [
+            f"cells: recall={self.recall:.2f} precision={self.precision:.2f} f1={self.f1:.2f} "
+            f"(matched {self.n_matched}/{self.n_true}, mean {self.match_metric} {self.mean_overlap:.2f})",
+            f"population: {self.n_detectable} detectable of {self.n_requested} planted "
+            f"(recall denominator = {self.n_true})",
+            f"traces: median r={self.trace_corr:.2f}",
+            f"activity: median r={self.activity_corr:.2f} variance explained="
+            f"{self.activity_variance_explained:.2f} (scale={self.activity_scale:.2g})",
+        ]
+        if self.footprint_shift != (0, 0):
+            lines.append(f"footprint shift applied: {self.footprint_shift} px (dy, dx)")
+        if self.shift_rmse is not None:
+            lines.append(f"motion: RMSE={self.shift_rmse:.2f} px (offset-aligned)")
+        return "\n".join(lines)
 
 
 def _nanmedian(values: np.ndarray) -> float:
@@ -361,6 +362,7 @@ def score(
     match_threshold: float = 0.5,
     restrict_to_detectable: bool = True,
     footprint_shift: tuple[int, int] | Literal["auto"] | None = "auto",
+    found_undetectable: Literal["false_positive", "ignore"] = "false_positive",
 ) -> Report:
     """Grade an estimate against the ground truth.
 
@@ -384,8 +386,26 @@ def score(
         competes with the phase-correlation "auto" offset and the one with
         the larger total similarity wins; otherwise phase-correlation "auto".
         A pair forces that offset; None applies none.
+    found_undetectable : {"false_positive", "ignore"}
+        With ``restrict_to_detectable``: "false_positive" (minisim 1.0's rule)
+        matches against the detectable cells only, so an estimate of an
+        undetectable cell counts against precision; "ignore" matches against
+        every cell and leaves such an estimate out of the precision denominator.
+
+    Notes
+    -----
+    xarray inputs with a ``unit_id`` coordinate are aligned by label: C and S
+    are put in A's ``unit_id`` order (minian's ``update_temporal`` may reorder
+    units), and labels that differ between A, C and S are refused.
     """
+    if found_undetectable not in ("false_positive", "ignore"):
+        raise ValueError(f"found_undetectable = {found_undetectable!r}; use 'false_positive' or 'ignore'")
+    estimate = align_units(estimate)
     gt = ground_truth.ground_truth if isinstance(ground_truth, Recording) else ground_truth
+    n_requested = gt.n_units
+    n_detectable = int(np.asarray(gt.detectable, bool).sum())
+    if restrict_to_detectable and found_undetectable == "false_positive":
+        gt = gt.detectable_subset()
     scored = np.asarray(gt.detectable, bool) if restrict_to_detectable else np.ones(gt.n_units, bool)
     A_est = _footprints(estimate.A, gt.fov_shape)
     A_true = gt.A_observed
@@ -418,12 +438,8 @@ def score(
         else:
             act = (0.0, 0.0, 0.0)
     motion_rmse: float | None = None
-    if gt.shifts is not None:
-        motion_rmse = (
-            float("nan")
-            if estimate.shifts is None
-            else shift_rmse(estimate.shifts, gt.shifts, correction=True, align=True)
-        )
+    if gt.shifts is not None and estimate.shifts is not None:
+        motion_rmse = shift_rmse(estimate.shifts, gt.shifts, correction=True, align=True)
     return Report(
         n_true=n_true,
         n_est=n_est,
@@ -437,11 +453,47 @@ def score(
         activity_variance_explained=act[1],
         activity_scale=act[2],
         shift_rmse=motion_rmse,
-        n_requested=gt.n_units,
-        n_detectable=int(np.asarray(gt.detectable, bool).sum()),
+        n_requested=n_requested,
+        n_detectable=n_detectable,
         match_metric=match_metric,
-        footprint_shift=match.shift,
+        footprint_shift=match.shift if match.shift is not None else (0, 0),
     )
 
 
-__all__ = ["Estimate", "Report", "grid_positions_um", "make_recording", "make_spec", "score"]
+def align_units(estimate: Estimate) -> Estimate:
+    """``estimate`` with C and S put in A's ``unit_id`` order (xarray inputs with that coordinate).
+
+    Raises
+    ------
+    ValueError
+        When A, C and S carry different ``unit_id`` labels (not just a different order).
+    """
+    labels = _unit_ids(estimate.A)
+    if labels is None:
+        return estimate
+    out = {}
+    for name in ("C", "S"):
+        value = getattr(estimate, name)
+        theirs = _unit_ids(value)
+        if theirs is not None and not np.array_equal(theirs, labels):
+            if len(theirs) != len(labels) or set(theirs.tolist()) != set(labels.tolist()):
+                missing = sorted(set(labels.tolist()) - set(theirs.tolist()))[:5]
+                extra = sorted(set(theirs.tolist()) - set(labels.tolist()))[:5]
+                raise ValueError(
+                    f"Estimate {name} has unit_id labels that differ from A's ({len(theirs)} vs {len(labels)} units; "
+                    f"in A only: {missing}, in {name} only: {extra}); fix: select the same units, "
+                    f"e.g. {name}.sel(unit_id=A.unit_id)"
+                )
+            value = value.sel(unit_id=labels)
+        out[name] = value
+    return Estimate(A=estimate.A, C=out["C"], S=out["S"], shifts=estimate.shifts)
+
+
+def _unit_ids(value: Any) -> np.ndarray | None:
+    coords = getattr(value, "coords", None)
+    if coords is None or "unit_id" not in getattr(value, "dims", ()) or "unit_id" not in coords:
+        return None
+    return np.asarray(coords["unit_id"].values)
+
+
+__all__ = ["Estimate", "Report", "align_units", "grid_positions_um", "make_recording", "make_spec", "score"]

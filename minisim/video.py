@@ -1,7 +1,7 @@
-"""Video export at minisim 1.0's module path: :func:`simulate_video` and :func:`write_video`.
+"""minisim 1.0's ``minisim.video`` module path: stream a recording to a video file.
 
-The implementation lives in :mod:`minisim.export`; this module keeps
-``from minisim.video import simulate_video`` working.
+The implementation lives in :mod:`minisim.export` (:func:`~minisim.export.simulate_video`,
+:func:`~minisim.export.write_video`); this module keeps 1.0's import path working.
 """
 
 from minisim.export import simulate_video, write_video

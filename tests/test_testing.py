@@ -160,7 +160,7 @@ def test_estimate_spellings():
 
 def test_perfect_estimate_scores_perfect(moving):
     gt = moving.ground_truth
-    report = score(perfect(gt), moving)
+    report = score(perfect(gt.detectable_subset()), moving)
     assert isinstance(report, Report)
     assert (report.recall, report.precision, report.f1, report.mean_overlap) == (1.0, 1.0, 1.0, 1.0)
     assert report.trace_corr == pytest.approx(1.0)
@@ -200,9 +200,15 @@ def test_restrict_to_detectable_and_found_faint_cells(still):
     flags = np.ones(gt.n_units, bool)
     flags[0] = False
     one_faint = dataclasses.replace(gt, detectable=flags)
-    report = score(perfect(gt), one_faint)
+    report = score(perfect(gt), one_faint, found_undetectable="ignore")
     assert report.n_true == gt.n_units - 1 and report.n_detectable == gt.n_units - 1
     assert report.recall == 1.0 and report.precision == 1.0  # finding the faint cell is no false positive
+    # minisim 1.0's rule (the default): matching sees only the detectable cells, so the faint one is a false positive.
+    like_1_0 = score(perfect(gt), one_faint)
+    assert like_1_0.n_true == gt.n_units - 1 and like_1_0.n_est == gt.n_units and like_1_0.recall == 1.0
+    assert like_1_0.precision == pytest.approx((gt.n_units - 1) / gt.n_units)
+    with pytest.raises(ValueError, match="found_undetectable"):
+        score(perfect(gt), one_faint, found_undetectable="maybe")  # type: ignore[arg-type]
     everyone = score(perfect(gt), one_faint, restrict_to_detectable=False)
     assert everyone.n_true == gt.n_units and everyone.recall == 1.0
 
@@ -223,7 +229,7 @@ def test_trajectory_offset_places_footprints_from_a_registered_movie(moving):
     report = score(est, gt)
     assert report.footprint_shift == (-2, 3) and report.recall == 1.0
     assert report.shift_rmse == pytest.approx(0.0, abs=1e-12)  # a template offset is not motion error
-    assert np.isnan(score(Estimate(A=gt.A_observed), gt).shift_rmse)
+    assert score(Estimate(A=gt.A_observed), gt).shift_rmse is None  # no estimate of motion: None, as in 1.0
 
 
 def test_scaled_activity_and_minian_dataarrays(moving):
@@ -240,9 +246,40 @@ def test_scaled_activity_and_minian_dataarrays(moving):
 
 
 def test_summary_is_readable(moving):
-    text = score(perfect(moving.ground_truth), moving).summary()
-    assert len(text.splitlines()) == 5
-    assert "recall 1.000" in text and "shift rmse 0.000 px" in text
+    text = score(perfect(moving.ground_truth.detectable_subset()), moving).summary()
+    assert len(text.splitlines()) == 5  # 1.0's layout: cells, population, traces, activity, motion
+    assert text.startswith("cells: recall=1.00 precision=1.00 f1=1.00")
+    assert "recall denominator" in text and "motion: RMSE=0.00 px (offset-aligned)" in text
+
+
+def test_report_defaults_are_1_0s():
+    fields = {f.name: f for f in dataclasses.fields(Report)}
+    assert fields["match_metric"].default == "iou" and fields["footprint_shift"].default == (0, 0)
+
+
+def test_estimate_spelled_out_attributes(still):
+    gt = still.ground_truth
+    est = Estimate(footprints=gt.A_observed, traces=gt.C, activity=gt.S)
+    assert est.footprints is est.A and est.traces is est.C and est.activity is est.S
+    with pytest.raises(TypeError, match="both A= and footprints="):
+        Estimate(A=gt.A_observed, footprints=gt.A_observed)
+
+
+def test_score_aligns_minian_units_by_label_and_refuses_mismatches(moving):
+    gt = moving.ground_truth.detectable_subset()
+    n = gt.n_units
+    units = np.arange(100, 100 + n)
+    A = xr.DataArray(gt.A_observed, dims=("unit_id", "height", "width"), coords={"unit_id": units})
+    order = np.roll(np.arange(n), 1)  # update_temporal reorders units
+    C = xr.DataArray(gt.C[order], dims=("unit_id", "frame"), coords={"unit_id": units[order]})
+    S = xr.DataArray(gt.S[order], dims=("unit_id", "frame"), coords={"unit_id": units[order]})
+    report = score(Estimate(A=A, C=C, S=S), gt)
+    assert report.trace_corr == pytest.approx(1.0) and report.activity_corr == pytest.approx(1.0)
+    # Positional pairing of the reordered traces would be wrong: the plain-array score shows it.
+    assert score(Estimate(A=A.values, C=C.values), gt).trace_corr < 0.9
+    fewer = C.isel(unit_id=slice(1, None))
+    with pytest.raises(ValueError, match="unit_id labels that differ"):
+        score(Estimate(A=A, C=fewer), gt)
 
 
 def test_roi_traces_stream_from_the_lazy_observed_movie(moving):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,9 +36,10 @@ class Match:
     similarity_matrix : (n_est, n_true) float
         Pairwise similarity in [0, 1] under ``metric`` (after ``shift``).
     pairing : tuple of (int, int)
-        Assigned (estimate, truth) index pairs with positive similarity, as
-        minisim 1.0 returned them (hashable: ``set(match.pairing)`` works);
-        :attr:`pair_index` is the same as a ``(k, 2)`` integer array.
+        Assigned ``(estimate, truth)`` index pairs with positive similarity, as
+        plain Python ints (minisim 1.0's type: ``set(m.pairing)`` and
+        ``for e, t in m.pairing`` work). :attr:`pairs` is the same as a
+        ``(k, 2)`` integer array.
     metric : str
         ``"iou"``, ``"cosine"`` or ``"weighted_jaccard"``.
     shift : (int, int) or None
@@ -46,18 +48,13 @@ class Match:
     """
 
     similarity_matrix: np.ndarray
-    pairing: tuple[tuple[int, int], ...] | np.ndarray
-    metric: str
+    pairing: tuple[tuple[int, int], ...]
+    metric: str = "iou"
     shift: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
-        pairs = np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
-        object.__setattr__(self, "pairing", tuple((int(e), int(t)) for e, t in pairs))
-
-    @property
-    def pair_index(self) -> np.ndarray:
-        """:attr:`pairing` as a ``(k, 2)`` int64 array of (estimate, truth) indices."""
-        return np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
+        pairs = tuple((int(e), int(t)) for e, t in np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2))
+        object.__setattr__(self, "pairing", pairs)
 
     @property
     def n_est(self) -> int:
@@ -68,25 +65,38 @@ class Match:
         return int(self.similarity_matrix.shape[1])
 
     @property
+    def pairs(self) -> np.ndarray:
+        """:attr:`pairing` as a ``(k, 2)`` int64 array (empty pairing: shape ``(0, 2)``)."""
+        return np.asarray(self.pairing, dtype=np.int64).reshape(-1, 2)
+
+    @property
     def pair_similarity(self) -> np.ndarray:
         """Similarity of each assigned pair, aligned with :attr:`pairing`."""
-        pairs = self.pair_index
-        return self.similarity_matrix[pairs[:, 0], pairs[:, 1]]
+        p = self.pairs
+        return self.similarity_matrix[p[:, 0], p[:, 1]] if len(p) else np.zeros(0)
 
-    def matched_pairs(self, threshold: float = 0.5) -> list[tuple[int, int]]:
-        """Assigned (estimate, truth) pairs whose similarity is at least ``threshold``."""
-        return [pair for pair, sim in zip(self.pairing, self.pair_similarity, strict=True) if sim >= threshold]
+    def matched_pairs(self, threshold: float = 0.5, *, thr: float | None = None) -> list[tuple[int, int]]:
+        """Assigned ``(estimate, truth)`` pairs whose similarity is at least ``threshold``.
 
-    def recall(self, threshold: float = 0.5) -> float:
+        ``thr`` is the 2.0-development spelling of ``threshold`` (deprecated).
+        """
+        threshold = _threshold(threshold, thr)
+        sims = self.pair_similarity
+        return [p for p, s in zip(self.pairing, sims, strict=True) if s >= threshold]
+
+    def recall(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
         """Fraction of true units matched at ``threshold``; 0 when there is no true unit."""
+        threshold = _threshold(threshold, thr)
         return len(self.matched_pairs(threshold)) / self.n_true if self.n_true else 0.0
 
-    def precision(self, threshold: float = 0.5) -> float:
+    def precision(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
         """Fraction of estimated units matched at ``threshold``; 0 when nothing was estimated."""
+        threshold = _threshold(threshold, thr)
         return len(self.matched_pairs(threshold)) / self.n_est if self.n_est else 0.0
 
-    def f1(self, threshold: float = 0.5) -> float:
+    def f1(self, threshold: float = 0.5, *, thr: float | None = None) -> float:
         """Harmonic mean of precision and recall; 0 when both are 0."""
+        threshold = _threshold(threshold, thr)
         p, r = self.precision(threshold), self.recall(threshold)
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
 
@@ -109,6 +119,13 @@ class Match:
     def mean_iou(self) -> float:
         """Alias of :attr:`mean_similarity` (minisim 1.0 name)."""
         return self.mean_similarity
+
+
+def _threshold(threshold: float, thr: float | None) -> float:
+    if thr is None:
+        return float(threshold)
+    warnings.warn("Match(...): `thr=` is deprecated; use `threshold=`", DeprecationWarning, stacklevel=3)
+    return float(thr)
 
 
 def footprint_matrix(A: Any) -> tuple[sp.csr_matrix, tuple[int, int]]:
@@ -235,12 +252,12 @@ def phase_correlation_peaks(
     return [(int(dy[r, 0]), int(dx[0, c])) for r, c in zip(rows, cols, strict=True) if np.isfinite(surface[r, c])]
 
 
-def _assign(sim: np.ndarray) -> np.ndarray:
+def _assign(sim: np.ndarray) -> tuple[tuple[int, int], ...]:
     if sim.size == 0:
-        return np.zeros((0, 2), np.int64)
+        return ()
     rows, cols = linear_sum_assignment(sim, maximize=True)
     keep = sim[rows, cols] > 0
-    return np.column_stack([rows[keep], cols[keep]]).astype(np.int64)
+    return tuple((int(r), int(c)) for r, c in zip(rows[keep], cols[keep], strict=True))
 
 
 def hungarian_match(

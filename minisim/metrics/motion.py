@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from minisim._aliases import keyword_alias
 from minisim.metrics._arrays import as_numpy
 
 
@@ -54,15 +55,17 @@ def _pair(est: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
     return e, t
 
 
+@keyword_alias(est="shifts_est", true="shifts_true")
 def shift_rmse(shifts_est: Any, shifts_true: Any, *, correction: bool = False, align: bool = False) -> float:
     """Root-mean-square error of a shift trajectory, in pixels, over frames and both axes.
 
     Parameters
     ----------
     shifts_est : array-like (frame, 2)
-        Estimated shifts (dy, dx) in pixels (numpy, xarray, dask).
+        Estimated shifts (dy, dx) in pixels (numpy, xarray, dask); ``est=``
+        is also accepted.
     shifts_true : array-like (frame, 2), GroundTruth or Recording
-        True applied shifts, e.g. ``ground_truth.shifts``.
+        True applied shifts, e.g. ``ground_truth.shifts``; ``true=`` is also accepted.
     correction : bool
         ``shifts_est`` is a correction (the shift that undoes the motion, as minian
         and CaImAn report it): it is negated before comparison.
@@ -84,6 +87,7 @@ def shift_rmse(shifts_est: Any, shifts_true: Any, *, correction: bool = False, a
     return float(np.sqrt(np.mean(residual**2)))
 
 
+@keyword_alias(est="shifts_est", true="shifts_true")
 def global_shift_from_trajectories(shifts_est: Any, shifts_true: Any, *, correction: bool = True) -> tuple[int, int]:
     """Integer (dy, dx) that moves footprints estimated from a registered movie onto the truth.
 
@@ -92,7 +96,7 @@ def global_shift_from_trajectories(shifts_est: Any, shifts_true: Any, *, correct
     footprints are the true ones moved by ``b``, and ``-b`` (rounded per
     axis) realigns them. With ``correction=False`` the estimate is an applied
     displacement ``d(t)`` instead and the realigning shift is ``mean(d -
-    shifts)``.
+    shifts)``. ``shifts_est`` / ``shifts_true`` may also be passed as ``est=`` / ``true=``.
     """
     e, t = _pair(shifts_est, shifts_true)
     if len(e) == 0:

@@ -79,7 +79,7 @@ def trace_pearson(C_est: Any, C_true: Any, pairing: Any = None) -> np.ndarray:
 class ActivityScore(NamedTuple):
     """Per-pair agreement of an activity estimate with the true activity.
 
-    A named tuple, as in minisim 1.0: ``r, scale, pve = activity_similarity(...)``.
+    A named tuple, as in minisim 1.0: ``corr, scale, pve = activity_similarity(...)``.
 
     Attributes
     ----------

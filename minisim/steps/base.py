@@ -88,3 +88,18 @@ class StepSpec(Base):
         Raise ``ValueError`` (value, unit, rule, fix) for an impossible
         combination; ``warnings.warn(..., SpecWarning)`` for a doubtful one.
         """
+
+    def build(self, acq: Any, rng: Any) -> Any:
+        """minisim 1.0's ``StepSpec.build(acq, rng)``; raises :class:`~minisim._base.RemovedAPIError`."""
+        from minisim._compat.engine import build_step
+
+        build_step(self, acq, rng)
+
+
+def __getattr__(name: str) -> Any:
+    # minisim 1.0's eager-engine base classes: placeholders raising RemovedAPIError.
+    if name in ("Step", "PipelineContext"):
+        from minisim._compat import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

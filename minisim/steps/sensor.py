@@ -200,3 +200,25 @@ def sensor_block(
             np.maximum(lam, 0.0, out=lam)
         out[i] = digitize_frame(lam, int(frame), static, work, ws)
     return out
+
+
+#: minisim 1.0's ``minisim.steps.sensor`` helpers, resolved lazily (see ``docs/reference/compat_1_0_helpers.md``).
+_COMPAT_1_0 = {
+    "IlluminationProfileStep": "engine",
+    "LeakageStep": "engine",
+    "SensorStep": "engine",
+    "VignetteStep": "engine",
+    "combined_falloff_field": "sensor",
+    "falloff_center_px": "sensor",
+    "leakage_field": "sensor",
+    "radial_falloff": "sensor",
+    "radius_grid": "sensor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COMPAT_1_0:
+        import importlib
+
+        return getattr(importlib.import_module(f"minisim._compat.{_COMPAT_1_0[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
