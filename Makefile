@@ -23,7 +23,7 @@ BINP := $(VENVP)/bin
 STAMPP := $(VENVP)/.installed
 IBL_PINS := ibl-photometry==0.3.4 ONE-api==3.6.1 ibllib==4.1.0 pandas==2.3.3
 
-# A fourth environment installed the way docs/howto/minian.md tells a minian user to,
+# A fourth environment installed the way docs/howto/switching_from_1_0.md tells a minian user to,
 # "minisim[minian]" beside "minian[test]", running minian's own published test suite
 # (from its sdist, unmodified) and its ground-truth notebook on our minisim.
 VENVM := .venv-minian

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, photon_field, sample_field_at
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of

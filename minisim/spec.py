@@ -50,6 +50,7 @@ __all__ = [
     "PlaceNeurons",
     "Sensor",
     "Spec",
+    "SpecWarning",
     "StepSpec",
     "Tissue",
     "Vasculature",
@@ -274,51 +275,3 @@ class Spec(Base):
                     }
                 )
             raise ValidationError.from_exception_data(f"Spec in {path}", lines) from None  # type: ignore[arg-type]
-
-
-# --- minisim 1.0 import paths (kept for drop-in compatibility) ---------------------
-# In 1.0 the acquisition models and every step spec were importable from
-# ``minisim.spec``; they live in their own modules now and are re-exported here so
-# ``from minisim.spec import BrainMotion`` keeps working (docs/howto/switching_from_1_0.md).
-from minisim.acquisition import ImageSensor, Optics, Tissue  # noqa: E402
-from minisim.steps.base import StepSpec  # noqa: E402
-from minisim.steps.bleaching import Bleaching  # noqa: E402
-from minisim.steps.brain_motion import BrainMotion  # noqa: E402
-from minisim.steps.cell_activity import CellActivity  # noqa: E402
-from minisim.steps.composite import Composite  # noqa: E402
-from minisim.steps.illumination_profile import IlluminationProfile  # noqa: E402
-from minisim.steps.leakage import Leakage  # noqa: E402
-from minisim.steps.neuropil import Neuropil  # noqa: E402
-from minisim.steps.optics import CellOptics  # noqa: E402
-from minisim.steps.place_neurons import NeuronPopulation, PlaceNeurons  # noqa: E402
-from minisim.steps.sensor import Sensor  # noqa: E402
-from minisim.steps.vasculature import Vasculature, VesselLayer  # noqa: E402
-from minisim.steps.vignette import Vignette  # noqa: E402
-
-__all__ = [
-    "ENGINE_VERSION",
-    "Acquisition",
-    "AnyStep",
-    "Bleaching",
-    "BrainMotion",
-    "CellActivity",
-    "CellOptics",
-    "Composite",
-    "IlluminationProfile",
-    "ImageSensor",
-    "Leakage",
-    "NeuronPopulation",
-    "Neuropil",
-    "Optics",
-    "Output",
-    "PlaceNeurons",
-    "Sensor",
-    "Spec",
-    "SpecWarning",
-    "StepSpec",
-    "Tissue",
-    "Vasculature",
-    "VesselLayer",
-    "Vignette",
-    "order_steps",
-]

@@ -28,7 +28,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+
+import minisim as ms
 
 VERSION = "1.0.3"
 CACHE = Path(__file__).resolve().parents[1] / ".cache" / f"minisim-{VERSION}"
@@ -429,3 +432,55 @@ def test_recording_1_0_constructor_snapshots_and_fov(tmp_path: Path) -> None:
         "ground_truth",
         "snapshots",
     }
+
+
+def test_simulate_module_and_video_module_paths():
+    import minisim.simulate
+    from minisim.simulate import simulate
+    from minisim.video import simulate_video
+
+    assert simulate is ms.engine.simulate and simulate_video is ms.simulate_video
+    from tests.conftest import small_spec
+
+    rec = ms.simulate(small_spec(duration_s=0.2, n_px=24))  # still callable after importing the submodule
+    assert isinstance(rec, ms.Recording) and callable(minisim.simulate)
+
+
+def test_make_recording_takes_the_notebooks_keywords():
+    from minisim.testing import make_recording
+
+    rec = make_recording(n_cells=3, n_px=48, duration_s=0.5, motion=True, save_intermediates=True)
+    assert rec.ground_truth.shifts is not None and np.abs(rec.ground_truth.shifts).max() > 0
+    assert rec.observed_movie.dims == ("frame", "height", "width")
+
+
+def test_photons_to_counts_has_poisson_plus_read_noise_statistics():
+    sensor = ms.ImageSensor(quantum_efficiency=0.5, read_noise_e=2.0, gain_adu_per_e=1.0, bit_depth=16)
+    counts = sensor.photons_to_counts(np.full(200_000, 400.0), np.random.default_rng(1))
+    # electrons ~ Poisson(200) + N(0, 2^2); floor shifts the mean by -1/2 and adds 1/12 to the variance.
+    assert counts.mean() == pytest.approx(200.0 - 0.5, abs=0.1)
+    assert counts.var() == pytest.approx(200.0 + 4.0 + 1 / 12, rel=0.02)
+    assert np.all(counts == np.floor(counts)) and counts.dtype == np.float64
+    dark = ms.ImageSensor(bit_depth=8).photons_to_counts(np.full(10, 1e6), np.random.default_rng(0))
+    assert np.all(dark == 255)  # the ADC saturates
+
+
+def test_the_broken_xarray_and_zarr2_pair_is_named_with_its_fix(monkeypatch, tmp_path):
+    """xarray >= 2026.4 beside zarr-python 2 (what minian's pins resolve to) fails in xarray; we say so first."""
+    import importlib.metadata
+
+    from minisim import _zarr_compat as zc
+    from minisim.export_minian import to_minian
+
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(zc, "ZARR3", False)
+    monkeypatch.setattr(importlib.metadata, "version", lambda p: "2026.9.0" if p == "xarray" else real_version(p))
+    message = zc.broken_xarray_zarr_pair()
+    assert message is not None and "2026.9.0" in message and 'pip install "minisim[minian]"' in message
+    from tests.conftest import small_spec
+
+    with pytest.raises(RuntimeError, match=r"minisim\[minian\]"):
+        to_minian(ms.simulate(small_spec(duration_s=0.2, n_px=24)), tmp_path / "mn", progress=False)
+    assert not (tmp_path / "mn").exists()
+    monkeypatch.setattr(importlib.metadata, "version", lambda p: "2026.2.0" if p == "xarray" else real_version(p))
+    assert zc.broken_xarray_zarr_pair() is None  # the pair minisim[minian] resolves to

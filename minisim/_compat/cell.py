@@ -265,9 +265,10 @@ def resolve_focal_plane(
     if len(cells) == 0:
         return 0.0
     centers = np.asarray([c.center_um for c in cells], dtype=float).reshape(-1, 3)
-    effective = centers[:, 0].copy()
+    sagitta = np.zeros(len(centers))
     if optics is not None and optics.field_curvature_radius_um is not None:
-        effective += optics.focal_curvature_shift_um(np.hypot(centers[:, 1], centers[:, 2]))
+        sagitta = optics.focal_curvature_shift_um(np.hypot(centers[:, 1], centers[:, 2]))
+    effective = centers[:, 0] + sagitta
     scored = [i for i, c in enumerate(cells) if getattr(c, "trace", None) is not None]
     if acq is None or sensor_spec is None or not scored:
         return float(np.median(effective))
@@ -280,6 +281,6 @@ def resolve_focal_plane(
         acq_auto = acq_auto.model_copy(update={"optics": optics})
     idx = np.asarray(scored)
     return resolve_focal_depth_um(
-        acq_auto, effective[idx], centers[idx, 1], centers[idx, 2], traces, photon_field,
+        acq_auto, centers[idx, 0], sagitta[idx], centers[idx, 1], centers[idx, 2], traces, photon_field,
         float(sensor_spec.photons_per_unit),
     )  # fmt: skip

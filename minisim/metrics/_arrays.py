@@ -93,7 +93,7 @@ def check_pairing(pairing: Any, n_est: int, n_true: int) -> np.ndarray:
     array-like of pairs.
     """
     if hasattr(pairing, "pairing") and hasattr(pairing, "similarity_matrix"):
-        pairing = pairing.pair_index
+        pairing = pairing.pairs
     pairs = np.asarray(pairing, dtype=np.int64)
     if pairs.size == 0:
         pairs = pairs.reshape(0, 2)
