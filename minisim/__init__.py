@@ -91,3 +91,12 @@ __all__ = [
     "trace_pearson",
     "sweep",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # minisim 1.0's top-level ``finalize(scene, spec)``: a placeholder raising RemovedAPIError.
+    if name == "finalize":
+        from minisim._compat.engine import finalize
+
+        return finalize
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -159,3 +159,17 @@ def vasculature_focal(scene: Any, acq: Any) -> NoReturn:
         "minisim.steps.tissue.vasculature_focal",
         "rec.ground_truth.focal_depth_um, or minisim.steps.resolve_focal_plane(cells, ...)",
     )
+
+
+#: The 1.0 module each placeholder lived in; each reports itself under that path.
+_PATH_1_0: dict[str, tuple[type, ...]] = {
+    "minisim.steps.base": (Step, PipelineContext),
+    "minisim.scene": (Scene, GroundTruthBuilder),
+    "minisim.steps.cell": (PlaceNeuronsStep, CellActivityStep, CellOpticsStep),
+    "minisim.steps.tissue": (CompositeStep, NeuropilStep, BleachingStep, VasculatureStep),
+    "minisim.steps.motion": (BrainMotionStep,),
+    "minisim.steps.sensor": (IlluminationProfileStep, VignetteStep, LeakageStep, SensorStep),
+}
+for _path, _classes in _PATH_1_0.items():
+    for _cls in _classes:
+        _cls.__module__ = _path
