@@ -255,7 +255,7 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
     Recording
         ``observed`` is lazy; compute it, save it, or stream it to zarr.
     """
-    from minisim.recording import finalize
+    from minisim.recording import assemble
 
     until_kind = None
     if until is not None:
@@ -273,7 +273,7 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
             break
     stages, order = build_movie(spec, artifacts, chunk_frames or default_chunk_frames(spec), until_kind)
     with measure(perf, "finalize"):
-        return finalize(spec, geo, artifacts.values, stages, order)
+        return assemble(spec, geo, artifacts.values, stages, order)
 
 
 __all__ = ["Artifacts", "Geometry", "StepContext", "apply_op", "simulate"]

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
+from minisim._compat.engine import finalize  # noqa: F401  (1.0's finalize(scene, spec): a placeholder)
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
 from minisim.footprint import Footprints
 from minisim.spec import Spec
@@ -346,7 +347,7 @@ class Recording:
         return to_minian(self, directory, **kwargs)
 
 
-def finalize(
+def assemble(
     spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]
 ) -> Recording:
     """Assemble the ground truth from the artifacts and wrap the movie stages."""

@@ -12,9 +12,10 @@ import sys
 import types
 from typing import Any
 
+from minisim._compat.engine import build_context  # 1.0 name: a placeholder raising RemovedAPIError
 from minisim.engine import simulate
 
-__all__ = ["simulate"]
+__all__ = ["build_context", "simulate"]
 
 
 class _CallableModule(types.ModuleType):

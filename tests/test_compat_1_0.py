@@ -151,12 +151,6 @@ def surface() -> list[tuple[str, str, str, ast.AST]]:
     return items
 
 
-def _pending_compat(problem: str) -> bool:
-    """A break in the 1.0 step helpers / removed-engine placeholders (the compat branch's part)."""
-    where = problem.split(":", 1)[0].split("(", 1)[0]
-    return where.startswith(COMPAT_MODULES) or any(where.endswith("." + n) or f".{n}." in where for n in COMPAT_NAMES)
-
-
 def _resolve(module: str, qualname: str) -> Any:
     obj: Any = importlib.import_module(module)
     for part in qualname.split("."):
@@ -290,8 +284,6 @@ def test_module_surface_matches_1_0(module: str) -> None:
                 problems += check_signature(f"{mod}.{name}", node, obj, method=False)
             elif kind == "class" and isinstance(node, ast.ClassDef) and isinstance(obj, type):
                 problems += check_class(mod, name, node, obj)
-    if problems and all(_pending_compat(p) for p in problems):
-        pytest.xfail("pending compat branch: " + "; ".join(problems))
     assert not problems, f"{len(problems)} break(s) of the 1.0.3 surface:\n" + "\n".join(problems)
 
 

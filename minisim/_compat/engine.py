@@ -52,6 +52,10 @@ class Step(_Removed):
     domain: ClassVar[str] = ""
     consumes_rng: ClassVar[bool] = False
 
+    def prepare(self, context: Any) -> NoReturn:
+        """Placeholder for 1.0's per-step set-up from the pipeline context."""
+        removed(f"{type(self).__name__}.prepare", _SIMULATE)
+
 
 def _step(cls_name: str, kind: str, spec_name: str, stage: str, domain: str, rng: bool, helpers: str) -> type[Step]:
     text = (
@@ -122,6 +126,21 @@ class Scene(_Removed):
         "simulate(spec) builds a lazy graph instead; rec.stage(name) gives each intermediate movie, "
         "rec.ground_truth the per-cell truth"
     )
+
+    @property
+    def movie(self) -> NoReturn:
+        """Placeholder for 1.0's working movie of the scene."""
+        removed("minisim.scene.Scene.movie", "rec.stage(name) or rec.observed")
+
+    @property
+    def has_movie(self) -> NoReturn:
+        """Placeholder for 1.0's flag that the working movie was allocated."""
+        removed("minisim.scene.Scene.has_movie", "rec.stages lists the movie stages a recording holds")
+
+    @property
+    def canvas_shape(self) -> NoReturn:
+        """Placeholder for 1.0's padded canvas shape."""
+        removed("minisim.scene.Scene.canvas_shape", "rec.ground_truth.fov_offset and fov_shape")
 
     @classmethod
     def zeros(cls, acq: Any, rng: Any = None, margin_px: int = 0) -> NoReturn:
