@@ -21,7 +21,7 @@ from typing import Any
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
-#: Page name → (title, modules). Modules that do not exist (yet) are left out.
+#: Page name → (title, modules). Every module listed must exist (a missing one is an error).
 PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "spec": ("Spec and acquisition", ("minisim.spec", "minisim.acquisition")),
     "steps": ("Steps", ("minisim.steps.base", "minisim.steps.registry", "minisim.poisson")),
@@ -31,7 +31,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("Metrics", ("minisim.metrics", "minisim.detection")),
     "testing": ("Test-suite fixtures", ("minisim.testing",)),
     "cache_sweep": ("Caching and sweeps", ("minisim.cache", "minisim.sweep")),
-    "exports": ("Exports", ("minisim.exports", "minisim.export", "minisim.video")),
+    "exports": ("Exports", ("minisim.export", "minisim.export_minian", "minisim.video")),
     "pictures": ("Pictures and dataflow graphs", ("minisim.plot", "minisim.graph")),
 }
 
@@ -44,6 +44,10 @@ _SECTION = re.compile(r"^([A-Z][A-Za-z ]+)\n-{3,}$", re.M)
 def _try_import(name: str) -> ModuleType | None:
     try:
         return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            raise SystemExit(f"docs/build_api.py lists {name}, which does not exist; fix PAGES") from None
+        raise
     except ImportError:
         return None
 
