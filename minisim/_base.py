@@ -21,7 +21,7 @@ class RecordingFormatWarning(UserWarning):
 class RemovedAPIError(NotImplementedError):
     """A minisim 1.0 name kept importable whose behaviour has no meaning on the lazy engine.
 
-    The message names what to use instead; see ``docs/reference/compat_1_0_helpers.md``.
+    The message names what to use instead; see ``docs/compat_1_0_helpers.md``.
     """
 
 

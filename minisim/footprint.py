@@ -150,7 +150,7 @@ def _paste(dest: np.ndarray, patch: np.ndarray, offset: np.ndarray) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    # minisim 1.0's sparse-footprint API (docs/reference/compat_1_0_helpers.md).
+    # minisim 1.0's sparse-footprint API (docs/compat_1_0_helpers.md).
     if name in ("Footprint", "FootprintStack", "degrade_footprint", "stack_dense", "RENDER_DTYPE"):
         from minisim._compat import footprint
 

@@ -2,7 +2,7 @@
 
 ``Cell`` is a plain record accepted by the 1.0 helpers that take cells;
 ``Scene`` and ``GroundTruthBuilder`` raise :class:`~minisim._base.RemovedAPIError`
-naming the replacement. See ``docs/reference/compat_1_0_helpers.md``.
+naming the replacement. See ``docs/compat_1_0_helpers.md``.
 """
 
 from minisim._compat.scene import MOVIE_DIMS, Cell, GroundTruthBuilder, Scene

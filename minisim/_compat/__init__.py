@@ -16,6 +16,6 @@ thin adapter over our own modules, one module per 1.0 area:
   :class:`~minisim._base.RemovedAPIError` naming the replacement.
 
 The public names are re-exported at their 1.0 paths; the table in
-``docs/reference/compat_1_0_helpers.md`` lists each one, what it maps to and
+``docs/compat_1_0_helpers.md`` lists each one, what it maps to and
 any deliberate difference.
 """

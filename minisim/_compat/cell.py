@@ -4,7 +4,7 @@ Placement is :func:`minisim.steps.place_neurons.sample_centers_um`, the
 shapes are :mod:`minisim.steps.morphology`, the kernel is the double
 exponential of :mod:`minisim.steps.cell_activity` and auto-focus is
 :func:`minisim.steps.optics.resolve_focal_depth_um`. What differs from 1.0 is
-listed in ``docs/reference/compat_1_0_helpers.md``.
+listed in ``docs/compat_1_0_helpers.md``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ def removed(name: str, replacement: str) -> NoReturn:
     """Raise :class:`RemovedAPIError` for the 1.0 name ``name``, pointing at ``replacement``."""
     raise RemovedAPIError(
         f"{name} belonged to minisim 1.0's eager engine and has no meaning on the lazy engine "
-        f"of this minisim; instead: {replacement} (see docs/reference/compat_1_0_helpers.md)"
+        f"of this minisim; instead: {replacement} (see docs/compat_1_0_helpers.md)"
     )
 
 

@@ -3,7 +3,7 @@
 The trajectories are our generators (a damped oscillator driven by a
 wandering stride rhythm and red broadband noise, or a bounded walk) in pixel
 units; the warp is our exact bilinear shift-and-crop. Deliberate differences
-from 1.0 are listed in ``docs/reference/compat_1_0_helpers.md``.
+from 1.0 are listed in ``docs/compat_1_0_helpers.md``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ __all__ = ["CANONICAL_ORDER", "STEPS", "STEP_FOR_KIND", "AnyStep", "MovieOp", "S
 
 
 #: minisim 1.0's public ``minisim.steps`` names (helpers and eager-engine placeholders), resolved
-#: lazily from :mod:`minisim._compat`; see ``docs/reference/compat_1_0_helpers.md``.
+#: lazily from :mod:`minisim._compat`; see ``docs/compat_1_0_helpers.md``.
 _COMPAT_1_0: dict[str, str] = {
     "BleachingStep": "engine",
     "BrainMotionStep": "engine",

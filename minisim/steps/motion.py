@@ -2,7 +2,7 @@
 
 Thin re-exports of :mod:`minisim._compat.motion` (and, for the ``*Step`` classes,
 the placeholders of :mod:`minisim._compat.engine`); see
-``docs/reference/compat_1_0_helpers.md``.
+``docs/compat_1_0_helpers.md``.
 """
 
 from minisim._compat.engine import BrainMotionStep

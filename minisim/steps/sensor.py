@@ -202,7 +202,7 @@ def sensor_block(
     return out
 
 
-#: minisim 1.0's ``minisim.steps.sensor`` helpers, resolved lazily (see ``docs/reference/compat_1_0_helpers.md``).
+#: minisim 1.0's ``minisim.steps.sensor`` helpers, resolved lazily (see ``docs/compat_1_0_helpers.md``).
 _COMPAT_1_0 = {
     "IlluminationProfileStep": "engine",
     "LeakageStep": "engine",
