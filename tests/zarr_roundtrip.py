@@ -59,9 +59,9 @@ def _minian_expected(rec: Any) -> dict[str, str]:
     gt = rec.ground_truth
     return {
         "varr": _digest(rec.observed.values),
-        "C": _digest(gt.C),
-        "S": _digest(gt.S),
-        "motion": _digest(-np.asarray(gt.shifts, dtype=np.float64)),
+        "true_C": _digest(gt.C),
+        "true_S": _digest(gt.S),
+        "true_motion": _digest(-np.asarray(gt.shifts, dtype=np.float64)),
     }
 
 
@@ -77,7 +77,7 @@ def read(directory: str | Path) -> dict[str, Any]:
         warnings.simplefilter("ignore", SpecWarning)  # the stored spec is re-validated on load
         rec = Recording.load(d / "rec.zarr")
     minian = {}
-    for name in ("varr", "C", "S", "motion"):
+    for name in ("varr", "true_C", "true_S", "true_motion"):
         with xr.open_zarr(d / "minian" / f"{name}.zarr") as ds:
             minian[name] = _digest(ds[name].values)
     return {"versions": _versions(), "store": _recording_digests(rec), "minian": minian}
