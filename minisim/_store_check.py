@@ -22,7 +22,7 @@ from minisim._store_format import SPEC_FILE, StoreError, _read_json, _spec_diges
 
 CONTENTS = ".minisim-contents.json"
 #: Files inside a store that the contents file does not list.
-_UNLISTED = {CONTENTS}
+_UNLISTED = {CONTENTS, ".minisim-cache-digest.json"}  # the cache adds its own digest file
 
 
 def sha256_file(path: Path) -> str:
