@@ -174,7 +174,9 @@ class NamedReads:
                 ranges.append(range(start // c, max(start // c + 1, -(-stop // c))))
             else:
                 ranges.append(range(int(k) // c, int(k) // c + 1))
-        ranges += [range(-(-n // c)) for n, c in zip(self.shape[len(ranges) :], self.chunks[len(ranges) :], strict=True)]
+        ranges += [
+            range(-(-n // c)) for n, c in zip(self.shape[len(ranges) :], self.chunks[len(ranges) :], strict=True)
+        ]
         names = [str(self.path / ".".join(map(str, idx))) for idx in itertools.product(*ranges)]
         return repr(names[0]) if len(names) == 1 else f"{names[0]!r} .. {names[-1]!r}"
 

@@ -11,7 +11,6 @@ into one task per chunk. Nothing movie-sized is computed here.
 from __future__ import annotations
 
 import numbers
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any

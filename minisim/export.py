@@ -172,7 +172,7 @@ def write_video(
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps = {fps!r} frames/s must be a positive finite frame rate; fix: pass e.g. fps=20")
     movie = _movie(rec)
-    n, h, w = movie.shape
+    _n, h, w = movie.shape
     path = check_output_file(path)
     ph, pw = h + h % 2, w + w % 2
     if (ph, pw) != (h, w):

@@ -71,7 +71,7 @@ class Spec(Base):
                     (i, "kind"),
                     _short(kind),
                     f"step {i} has kind {_short(kind)} ({type(kind).__name__}), but a kind is one string; "
-                    f"fix: write e.g. \"kind\": \"sensor\" (valid kinds are {valid})",
+                    f'fix: write e.g. "kind": "sensor" (valid kinds are {valid})',
                 )
             if isinstance(step, dict) and kind not in STEP_FOR_KIND:
                 near = difflib.get_close_matches(str(kind), CANONICAL_ORDER, n=1)

@@ -118,7 +118,7 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 def test_other_hosts_lock_is_stale_only_without_heartbeat(tmp_path):
     dest = tmp_path / "s.zarr"
     lock_path(dest).write_text(json.dumps({"pid": 1, "host": "elsewhere.example", "started": time.time()}))
-    with pytest.raises(StoreLockedError, match="PID 1 on elsewhere.example"), destination_lock(dest):
+    with pytest.raises(StoreLockedError, match=r"PID 1 on elsewhere.example"), destination_lock(dest):
         pass
     old = time.time() - 3600
     os.utime(lock_path(dest), (old, old))
@@ -160,7 +160,7 @@ def test_same_size_corruption_is_caught_by_verify_and_names_the_file_on_read(sav
     assert "SHA-256" in one_line_error(*cli(capsys, "verify", dest))
     rec = ms.Recording.load(dest)  # the cheap check passes: same size
     with pytest.raises(StoreError, match=r"observed/1\.0\.0") as err:
-        rec.observed.values
+        _ = rec.observed.values
     assert "blosc" not in str(err.value).split("(")[0]
 
 
@@ -340,7 +340,7 @@ def test_zero_frame_movies_are_refused_clearly(tmp_path):
 def test_dependency_check_covers_optional_inputs():
     data = ms.default_spec(duration_s=1).model_dump(mode="json")
     data["steps"] = [s for s in data["steps"] if s["kind"] != "cell_activity"]
-    with pytest.raises(ValidationError, match="bleaching.*cell_activity"):
+    with pytest.raises(ValidationError, match=r"bleaching.*cell_activity"):
         ms.Spec.model_validate(data)
 
 
@@ -350,7 +350,10 @@ def test_kind_given_as_a_list_is_a_clear_error(capsys, tmp_path):
     with pytest.raises(ValidationError, match="a kind is one string"):
         ms.Spec.model_validate(data)
     (tmp_path / "k.json").write_text(json.dumps(data))
-    for argv in (["simulate", tmp_path / "k.json", "--out", tmp_path / "k.zarr"], ["graph", "--preset", tmp_path / "k.json"]):
+    for argv in (
+        ["simulate", tmp_path / "k.json", "--out", tmp_path / "k.zarr"],
+        ["graph", "--preset", tmp_path / "k.json"],
+    ):
         assert "one string" in one_line_error(*cli(capsys, *argv))
 
 
@@ -417,7 +420,7 @@ def test_info_refuses_plain_files_and_foreign_directories(saved, tmp_path, capsy
 
 
 def test_simulate_of_a_dict_says_what_it_expects():
-    with pytest.raises(TypeError, match="expects a minisim.Spec, got dict"):
+    with pytest.raises(TypeError, match=r"expects a minisim.Spec, got dict"):
         ms.simulate(tiny().model_dump())
 
 
@@ -436,7 +439,7 @@ def test_stages_given_as_one_string(tmp_path):
     rec = ms.simulate(spec)
     out = rec.save(tmp_path / "s.zarr", stages="composite")
     assert "composite" in ms.Recording.load(out).stage_order
-    with pytest.raises(StoreError, match="'cells_only'|cells_only") as err:
+    with pytest.raises(StoreError, match="cells_only") as err:
         rec.save(tmp_path / "c.zarr", stages="cells_only")
     assert "'c'" not in str(err.value)
 

@@ -36,10 +36,9 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from minisim._store_format import refuse_inside_store, store_attrs
     from minisim.cli import UserError
     from minisim.recording import Recording
-
-    from minisim._store_format import refuse_inside_store, store_attrs
 
     src, out = Path(args.recording), Path(args.out)
     a_src, a_out = src.expanduser().absolute(), out.expanduser().absolute()

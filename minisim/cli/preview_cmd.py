@@ -23,13 +23,12 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from minisim.plot import plot_summary
-    from minisim.recording import Recording
-
     import matplotlib
 
     from minisim._atomic import atomic_file
     from minisim._store_format import refuse_inside_store
+    from minisim.plot import plot_summary
+    from minisim.recording import Recording
 
     store = Path(args.recording)
     out = Path(args.out) if args.out else store.with_suffix(".png")

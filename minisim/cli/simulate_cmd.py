@@ -59,8 +59,12 @@ def register(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing minisim store at --out")
     p.add_argument("--resume", action="store_true", help="continue an interrupted write to --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--memory-limit", metavar="SIZE", default=None,
-                   help="refuse specs estimated to need more memory (default: physical memory; e.g. 8GB, none)")
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default=None,
+        help="refuse specs estimated to need more memory (default: physical memory; e.g. 8GB, none)",
+    )
     p.set_defaults(func=run)  # fmt: skip
 
 
