@@ -25,15 +25,23 @@ class RemovedAPIError(NotImplementedError):
     """
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a huge value is never echoed whole into a message."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 25]}... ({len(text)} characters)"
+
+
 class Base(BaseModel):
     """Frozen, strict-field base for every spec model.
 
     ``extra="forbid"`` turns a mistyped field name into an error instead of a
-    silently ignored value; ``frozen=True`` makes specs hashable and safe to
+    silently ignored value; ``allow_inf_nan=False`` refuses ``inf`` and
+    ``NaN`` in every float field, nested lists and tuples included (the one
+    place non-finite input is stopped); ``frozen=True`` makes specs hashable and safe to
     share between processes and cache keys.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
     def __hash__(self) -> int:
         # pydantic's frozen hash fails on list fields (steps, positions_um);
@@ -82,7 +90,7 @@ def bounded(
             if not ok(value, bound):
                 rule = " and ".join(f"{o} {b:g}{unit_txt}" for o, b, _ in rules)
                 fix = hint or f"set it {rule}"
-                raise ValueError(f"got {value!r}{unit_txt}, but it must be {rule}; fix: {fix}")
+                raise ValueError(f"got {_short(value)}{unit_txt}, but it must be {rule}; fix: {fix}")
         return value
 
     return AfterValidator(_check)
@@ -128,7 +136,7 @@ def _example(cls: type[BaseModel], name: str) -> str:
 
 
 def _wrong_type(cls: type[BaseModel], name: str, value: Any, want: str) -> str:
-    return f"got {value!r} ({type(value).__name__}), but it must be {want}; fix: give {want}{_example(cls, name)}"
+    return f"got {_short(value)} ({type(value).__name__}), but it must be {want}; fix: give {want}{_example(cls, name)}"
 
 
 def _explained(cls: type[BaseModel], exc: ValidationError) -> ValidationError:
@@ -158,17 +166,19 @@ def _explained(cls: type[BaseModel], exc: ValidationError) -> ValidationError:
                 kinds = " or ".join(dict.fromkeys(_expected(m["msg"]) for m in members))
                 msg = _wrong_type(cls, name, value, kinds)
             loc = (name,)
+        elif err["type"] == "finite_number":
+            msg = f"got {value!r}, but it must be a finite number (not inf or NaN); fix: give a finite number"
         elif len(loc) == 1 and err["type"] in _TYPE_ERRORS:
             want = _expected(msg)
             msg = _wrong_type(cls, name, value, want)
         elif len(loc) == 1 and err["type"] in _BOUND_ERRORS:
             rule = msg.removeprefix("Input should be ")
-            msg = f"got {value!r}, but it must be {rule}; fix: set it {rule}"
+            msg = f"got {_short(value)}, but it must be {rule}; fix: set it {rule}"
         elif len(loc) == 1 and err["type"] == "extra_forbidden":
             near = difflib.get_close_matches(name, list(cls.model_fields), n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
             msg = (
-                f"{cls.__name__} has no field {name!r} (given {value!r}); fix: {hint}"
+                f"{cls.__name__} has no field {name!r} (given {_short(value)}); fix: {hint}"
                 f"valid fields are {', '.join(cls.model_fields)}"
             )
         elif len(loc) == 1 and err["type"] == "missing":

@@ -52,6 +52,25 @@ def store_attrs(path: Path) -> dict[str, Any] | None:
     return attrs
 
 
+def enclosing_store(path: str | os.PathLike[str]) -> Path | None:
+    """The minisim store (or unfinished write) that ``path`` lies inside, if any (``path`` itself excluded)."""
+    p = Path(path).expanduser().absolute()
+    for parent in p.parents:
+        if store_attrs(parent) is not None or (parent / MANIFEST).is_file():
+            return parent
+    return None
+
+
+def refuse_inside_store(path: str | os.PathLike[str], what: str = "--out") -> None:
+    """Raise :class:`StoreError` when ``path`` lies inside a minisim store."""
+    store = enclosing_store(path)
+    if store is not None:
+        raise StoreError(
+            f"{what} {str(path)!r} lies inside the minisim store {str(store)!r}; writing there would damage "
+            "that store (and replacing the store would silently delete it); fix: choose a path outside it"
+        )
+
+
 class _Manifest:
     """Finished frame chunks of an unfinished write, kept as ranges in a sidecar JSON."""
 

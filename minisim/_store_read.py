@@ -13,6 +13,7 @@ import numpy as np
 
 from minisim import _zarr_compat as zc
 from minisim._base import RecordingFormatWarning
+from minisim._store_check import NamedReads, quick_check
 from minisim._store_format import (
     FORMAT_VERSION,
     GT,
@@ -31,10 +32,16 @@ from minisim.spec import ENGINE_VERSION, Spec
 
 
 def _resume_hint(dest: Path) -> str:
+    spec = partial_path(dest) / SPEC_FILE
     return (
-        f"fix: resume it with `minisim simulate {dest / SPEC_FILE if dest.exists() else '<spec.json>'} --out "
+        f"fix: resume it with `minisim simulate {spec if spec.is_file() else '<the same spec.json>'} --out "
         f"{dest} --resume` (or rec.save({str(dest)!r}, resume=True) with the same spec), or re-simulate"
     )
+
+
+def _lazy(arr: Any, path: Path) -> da.Array:
+    """A stored array read lazily, whose read errors name the chunk file."""
+    return da.from_array(NamedReads(arr, path), chunks=arr.chunks, asarray=False, fancy=False)
 
 
 def load(path: str | os.PathLike[str]) -> Any:
@@ -84,6 +91,7 @@ def load(path: str | os.PathLike[str]) -> Any:
             "no longer matches), so the data does not match it; fix: restore spec.json, or re-simulate "
             "the edited spec with `minisim simulate spec.json --out NEW_PATH`"
         )
+    quick_check(p)  # every file written is there, at its size
     spec = Spec.from_json(text)
     if attrs.get("engine_version") != ENGINE_VERSION or spec.cache_key() != attrs["spec_cache_key"]:
         warnings.warn(
@@ -93,9 +101,9 @@ def load(path: str | os.PathLike[str]) -> Any:
             stacklevel=2,
         )
     root = zc.open_group(str(p), mode="r")
-    stages = {"_fov": da.from_zarr(root["observed"])}
+    stages = {"_fov": _lazy(root["observed"], p / "observed")}
     for name in attrs.get("stages", []):
-        stages[name] = da.from_zarr(root[f"stages/{name}"])
+        stages[name] = _lazy(root[f"stages/{name}"], p / "stages" / name)
     gt_group = root[GT]
     gt_attrs = dict(gt_group.attrs)
     known = {f.name for f in dataclasses.fields(GroundTruth)}
@@ -105,7 +113,7 @@ def load(path: str | os.PathLike[str]) -> Any:
             parts = {k: gt_group[f"{name}/{k}"][...] for k in ("offsets", "shapes", "data")}
             kwargs[name] = Footprints.from_arrays(**parts, canvas_shape=gt_attrs["footprints"][name]["canvas_shape"])
         elif name in LAZY_FIELDS:
-            kwargs[name] = da.from_zarr(gt_group[name])  # read from disk on first access, not now
+            kwargs[name] = _lazy(gt_group[name], p / GT / name)  # read from disk on first access, not now
         else:
             kwargs[name] = gt_group[name][...]
     kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
@@ -125,9 +133,14 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     tmp = p if (p / MANIFEST).is_file() else partial_path(p)
     where = p if p.exists() and not (p / MANIFEST).is_file() else tmp
     if not where.exists():
-        raise StoreError(f"no minisim recording at {str(p)!r}")
-    attrs = store_attrs(where) or {}
+        raise StoreError(f"no minisim recording at {str(p)!r}; fix: check the path")
+    attrs = store_attrs(where)
     m = _Manifest.read(where)
+    if attrs is None and m is None:
+        kind = "a file" if where.is_file() else "a directory without minisim attributes"
+        raise StoreError(f"{str(where)!r} is not a minisim recording ({kind}); fix: pass a store written by "
+                         "`minisim simulate --out PATH`")  # fmt: skip
+    attrs = attrs or {}
     info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
     info.update(
         {
@@ -148,4 +161,9 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         if n:
             info["n_units"] = n["shape"][0]
     info["bytes_on_disk"] = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
+    if info["complete"]:
+        try:
+            quick_check(where)
+        except StoreError as err:
+            info["complete"], info["damaged"] = False, str(err)
     return info

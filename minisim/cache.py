@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -121,7 +122,8 @@ def simulate_cached(spec: Spec, *, root: str | os.PathLike[str] | None = None, v
     exclusive lock on ``{key}.lock`` (``fcntl.flock``, released by the OS if
     the process dies); others wait and then load it. A damaged entry (a
     missing, truncated or edited file, an unfinished write) triggers a
-    :class:`CacheWarning` and a rebuild. The cache has no size limit or
+    :class:`CacheWarning` and a rebuild; what a killed build left behind
+    (``.KEY.PID.UUID.zarr.partial``) is removed once its PID is gone. The cache has no size limit or
     eviction: delete entries (or the directory) to reclaim space.
     """
     base = Path(root).expanduser() if root is not None else cache_dir()
@@ -141,6 +143,7 @@ def simulate_cached(spec: Spec, *, root: str | os.PathLike[str] | None = None, v
                 f"cache entry {str(dest)!r} is damaged ({problem}); rebuilding it", CacheWarning, stacklevel=2
             )
             _discard(dest)
+        remove_orphans(base)
         _build(spec, dest)
     return _load(dest)
 
@@ -163,6 +166,31 @@ def _build(spec: Spec, dest: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(tmp.with_name(tmp.name + ".partial"), ignore_errors=True)
         raise
+
+
+_ORPHAN = re.compile(r"^\.[0-9a-f]{16}\.(?P<pid>\d+)\.[0-9a-f]{8}\.zarr")
+
+
+def remove_orphans(root: Path) -> list[Path]:
+    """Delete what killed cache builds left in ``root`` (``.KEY.PID.UUID.zarr*`` whose PID is gone).
+
+    Returns the paths removed. A build of a live process is never touched.
+    """
+    from minisim._store_lock import pid_alive
+
+    removed = []
+    for entry in root.glob(".*.zarr*"):
+        m = _ORPHAN.match(entry.name)
+        if m is None or pid_alive(int(m["pid"])):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    for trash in root.glob(".*.zarr.damaged-*"):
+        shutil.rmtree(trash, ignore_errors=True)
+    return removed
 
 
 def _discard(dest: Path) -> None:

@@ -35,6 +35,6 @@ def default_spec(duration_s: float | None = None, *, scope: str | None = None, r
     return presets.preset_spec(
         scope or DEFAULT_SCOPE,
         region or DEFAULT_REGION,
-        duration_s=duration_s or DEFAULT_DURATION_S,
+        duration_s=DEFAULT_DURATION_S if duration_s is None else duration_s,
         extra_steps=[BrainMotion(), Bleaching()],
     )

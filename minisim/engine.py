@@ -10,6 +10,7 @@ into one task per chunk. Nothing movie-sized is computed here.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -255,16 +256,26 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
     Recording
         ``observed`` is lazy; compute it, save it, or stream it to zarr.
     """
+    from minisim._memory import check_memory
     from minisim.recording import assemble
+    from minisim.spec import Spec
 
+    if not isinstance(spec, Spec):
+        raise TypeError(
+            f"simulate() expects a minisim.Spec, got {type(spec).__name__}; fix: pass Spec.model_validate(data) "
+            "for a dict, Spec.from_json(path) for a file, or minisim.default_spec()"
+        )
+    if chunk_frames is not None:
+        if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, numbers.Integral) or chunk_frames < 1:
+            raise ValueError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
+        chunk_frames = int(chunk_frames)
     until_kind = None
     if until is not None:
         until_kind = kind_of(until)
         if spec.step(until_kind) is None:
             present = [f"{s.kind} ({s.stage})" for s in spec.steps]
             raise ValueError(f"until={until!r}: this spec has no such step; present: {', '.join(present)}")
-    if chunk_frames is not None and (not isinstance(chunk_frames, int) or chunk_frames < 1):
-        raise ValueError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
+    check_memory(spec, chunk_frames)  # refuse a spec that cannot fit before any work
     geo = geometry_of(spec)
     artifacts = Artifacts(spec, geo, perf)
     for step in spec.steps:

@@ -2,11 +2,14 @@
 
 Every writer walks the lazy observed movie one frame chunk (dask block) at a
 time, computed with the active dask scheduler, so memory stays bounded by
-about two chunks whatever the recording's length.
+about two chunks whatever the recording's length. Files are written under
+temporary names and renamed into place only when complete
+(:mod:`minisim._atomic`): a failed export leaves any earlier file untouched.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -17,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import dask.array as da
 import numpy as np
 
+from minisim._atomic import atomic_file, atomic_files
+from minisim._store_format import refuse_inside_store
 from minisim.perf import PerfTracker, measure
 
 if TYPE_CHECKING:
@@ -64,7 +69,27 @@ def _frame_bar(total: int, desc: str, enabled: bool) -> Any:
 
 def _movie(rec: Recording) -> da.Array:
     data = rec.observed.data
-    return data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    movie = data if isinstance(data, da.Array) else da.from_array(np.asarray(data))
+    if movie.ndim != 3 or 0 in movie.shape:
+        raise ValueError(
+            f"this recording's movie has shape {tuple(movie.shape)}: no frames to export (a spec without movie "
+            "steps, or simulate(until=) a cell-phase step, has no movie); fix: simulate up to a movie step"
+        )
+    return movie
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Refuse an export path that is a directory, lies inside a minisim store, or has no directory."""
+    p = Path(path)
+    refuse_inside_store(p, "export path")
+    if p.is_dir():
+        raise ValueError(
+            f"export path {str(p)!r} is a directory; a video or TIFF export writes one file and never replaces a "
+            "directory (even with overwrite); fix: give a file name such as movie.tif"
+        )
+    if not p.parent.is_dir():
+        raise ValueError(f"the directory of {str(p)!r} does not exist; fix: create it first")
+    return p
 
 
 # --------------------------------------------------------------------------- video
@@ -140,15 +165,15 @@ def write_video(
     Path
         ``path``.
     """
-    import cv2
-
     vmin, vmax = video_range(rec.spec, vmin, vmax)
     if not isinstance(codec, str) or len(codec) != 4:
         raise ValueError(f"codec = {codec!r} must be a 4-character fourcc such as 'Y800' (lossless) or 'MJPG' (lossy)")
     fps = float(fps if fps is not None else rec.spec.acquisition.fps)
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps = {fps!r} frames/s must be a positive finite frame rate; fix: pass e.g. fps=20")
     movie = _movie(rec)
-    n, h, w = movie.shape
-    path = Path(path)
+    _n, h, w = movie.shape
+    path = check_output_file(path)
     ph, pw = h + h % 2, w + w % 2
     if (ph, pw) != (h, w):
         warnings.warn(
@@ -157,12 +182,34 @@ def write_video(
             UserWarning,
             stacklevel=2,
         )
+    with atomic_file(path) as tmp:
+        _encode(movie, tmp, path, codec, fps, (h, w, ph, pw), vmin, vmax, chunk_frames, progress, perf)
+    return path
+
+
+def _encode(
+    movie: da.Array,
+    tmp: Path,
+    path: Path,
+    codec: str,
+    fps: float,
+    sizes: tuple[int, int, int, int],
+    vmin: float,
+    vmax: float,
+    chunk_frames: int | None,
+    progress: bool,
+    perf: PerfTracker | None,
+) -> None:
+    import cv2
+
+    n = movie.shape[0]
+    h, w, ph, pw = sizes
     fourcc = cv2.VideoWriter_fourcc(*codec)  # type: ignore[attr-defined]
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (pw, ph), isColor=False)
+    writer = cv2.VideoWriter(str(tmp), fourcc, fps, (pw, ph), isColor=False)
     if not writer.isOpened():
         raise RuntimeError(
-            f"OpenCV could not open a {codec!r} video writer for {str(path)!r}; "
-            "fix: check the directory exists and use an .avi file with codec 'Y800' or 'MJPG'"
+            f"OpenCV could not open a {codec!r} video writer for {str(path)!r} (fps {fps:g}, {pw}x{ph} px); "
+            "fix: use an .avi file with codec 'Y800' or 'MJPG'"
         )
     try:
         with _frame_bar(n, f"video {path.name}", progress) as bar:
@@ -176,7 +223,6 @@ def write_video(
                 bar.update(len(block))
     finally:
         writer.release()
-    return path
 
 
 def simulate_video(
@@ -253,17 +299,19 @@ def write_tiff(
     movie = _movie(rec)
     n, h, w = movie.shape
     per_file = n if frames_per_file is None else int(frames_per_file)
-    if per_file < 1 and n > 0:
+    if per_file < 1:
         raise ValueError(f"frames_per_file = {frames_per_file!r} must be a positive number of frames")
-    path = Path(path)
-    starts = list(range(0, n, per_file)) if n else [0]
+    path = check_output_file(path)
+    starts = list(range(0, n, per_file))
     if frames_per_file is None:
         paths = [path]
     else:
         paths = [path.with_name(f"{path.stem}{i + 1}{path.suffix}") for i in range(len(starts))]
+    for p in paths[1:]:
+        check_output_file(p)
     frames = _frames(iter_blocks(movie, chunk_frames))
-    with _frame_bar(n, f"tiff {path.name}", progress) as bar:
-        for out, start in zip(paths, starts, strict=True):
+    with atomic_files(paths) as tmps, _frame_bar(n, f"tiff {path.name}", progress) as bar:
+        for out, start in zip(tmps, starts, strict=True):
             count = min(per_file, n - start)
             nbytes = count * h * w * movie.dtype.itemsize
             pages = (next(frames) for _ in range(count))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,12 +147,21 @@ def _dask_bar(enabled: bool) -> Any:
 
 
 def _write_group(ds: Any, dest: Path) -> None:
-    """Write one zarr-2 group next to ``dest``'s directory, then move it into place."""
-    tmp = dest.parent.parent / f".{dest.parent.name}.{dest.name}.{uuid.uuid4().hex[:8]}.tmp"
+    """Write one zarr-2 group to a hidden temporary beside ``dest``, then move it into place.
+
+    The temporary sits beside the directory (so nothing half-written is ever
+    inside it) and names this process (``.<dir>.<group>.<pid>-<random>.tmp``);
+    one left by a killed process is removed on the next write of the group.
+    """
+    from minisim._atomic import remove_orphans, temp_name
+
+    base = dest.parent.parent / f"{dest.parent.name}.{dest.name}"
+    remove_orphans(base)
+    tmp = temp_name(base)
     try:
         ds.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True)
         if dest.exists():
-            trash = dest.parent.parent / f".{dest.parent.name}.{dest.name}.{uuid.uuid4().hex[:8]}.old"
+            trash = temp_name(base)
             os.replace(dest, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.replace(tmp, dest)

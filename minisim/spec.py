@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from minisim._base import Base, SpecWarning, field_error
+from minisim._base import Base, SpecWarning, _short, field_error
 from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
 from minisim.steps.base import StepSpec
 from minisim.steps.bleaching import Bleaching
@@ -106,6 +106,14 @@ class Spec(Base):
             kind = step.get("kind") if isinstance(step, dict) else getattr(step, "kind", None)
             if isinstance(step, dict) and kind is None:
                 raise field_error("Spec", (i,), step, f"step {i} has no 'kind'; fix: add \"kind\": one of {valid}")
+            if isinstance(step, dict) and not isinstance(kind, str):
+                raise field_error(
+                    "Spec",
+                    (i, "kind"),
+                    _short(kind),
+                    f"step {i} has kind {_short(kind)} ({type(kind).__name__}), but a kind is one string; "
+                    f'fix: write e.g. "kind": "sensor" (valid kinds are {valid})',
+                )
             if isinstance(step, dict) and kind not in STEP_FOR_KIND:
                 near = difflib.get_close_matches(str(kind), CANONICAL_ORDER, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
@@ -115,9 +123,13 @@ class Spec(Base):
             kinds.append(kind)
         dup = sorted({k for k in kinds if k is not None and kinds.count(k) > 1}, key=str)
         if dup:
-            raise ValueError(
-                f"step kind(s) {dup} appear more than once; fix: list each kind at most once "
-                "(merge the settings into one step)"
+            where = [i for i, k in enumerate(kinds) if k in dup]
+            raise field_error(
+                "Spec",
+                (where[-1], "kind"),
+                dup[0],
+                f"step kind(s) {dup} appear more than once (steps {where}); fix: list each kind at most once "
+                "(merge the settings into one step)",
             )
         return steps
 
@@ -161,6 +173,18 @@ class Spec(Base):
                 raise ValueError(
                     f"step {step.kind!r} needs {missing}, which no step in this spec produces; "
                     f"fix: add a step of kind {' or '.join(makers) or '?'} (present: {', '.join(sorted(present))})"
+                )
+            lacking = [k for k in type(step).requires if k not in present]
+            readers = [
+                o.kind
+                for o in self.steps
+                if o is not step and set(type(step).produces) & {*type(o).uses, *type(o).consumes}
+            ]
+            if lacking and readers:
+                raise ValueError(
+                    f"step {step.kind!r} produces nothing without the step(s) {lacking}, but {readers} read its "
+                    f"output ({', '.join(type(step).produces)}); fix: add {' and '.join(map(repr, lacking))} or "
+                    f"remove {step.kind!r}"
                 )
 
     def _check_somata(self, acq: Acquisition) -> None:

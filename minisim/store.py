@@ -15,7 +15,12 @@ Layout (zarr format 2 on disk, readable by zarr-python 2.18 and 3)::
 
 Writes go to a sibling ``<path>.partial`` directory and are moved into place
 with ``os.replace`` only when complete; an existing store is never removed
-before its replacement is finished. Frame chunks are written as
+before its replacement is finished. The set-up (metadata, small arrays) is
+built in a private directory and renamed to ``<path>.partial`` in one step,
+so a ``.partial`` always holds a manifest, and a killed set-up is simply
+redone. One writer at a time: ``<path>.lock`` (:mod:`minisim._store_lock`)
+names the PID and host of the writer. A finished store lists the size and
+SHA-256 of every file (:mod:`minisim._store_check`). Frame chunks are written as
 independent tasks of one dask computation (the movie, the stages and any
 lazy ground truth together, so their shared upstream is computed once), and
 each finished chunk is recorded in a manifest, so a killed write resumes
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import numbers
 import os
 import shutil
 import string
@@ -41,6 +47,7 @@ import numpy as np
 
 from minisim import _zarr_compat as zc
 from minisim._base import RecordingFormatWarning
+from minisim._store_check import CONTENTS, quick_check, verify, write_contents  # noqa: F401 - re-exported
 from minisim._store_format import (  # noqa: F401 - re-exported
     FORMAT_VERSION,
     GT,
@@ -52,9 +59,12 @@ from minisim._store_format import (  # noqa: F401 - re-exported
     _read_json,
     _spec_digest,
     _write_json,
+    enclosing_store,
     partial_path,
+    refuse_inside_store,
     store_attrs,
 )
+from minisim._store_lock import StoreLockedError, destination_lock, lock_path, pid_alive  # noqa: F401
 from minisim._store_read import describe, load  # noqa: F401 - re-exported
 from minisim.footprint import Footprints
 from minisim.progress import run_blocks
@@ -86,6 +96,7 @@ def check_destination(
     Nothing is created or changed.
     """
     dest = Path(path).expanduser()
+    refuse_inside_store(dest)
     if dest.is_symlink() and not dest.exists():
         raise StoreError(f"--out {str(dest)!r} is a dangling symbolic link; fix: choose another path")
     if dest.exists():
@@ -103,6 +114,11 @@ def check_destination(
         if attrs is not None:
             same = attrs.get("spec_cache_key") == spec_key and attrs.get("format_version") == FORMAT_VERSION
             if resume and same and attrs.get("complete"):
+                try:
+                    quick_check(dest)
+                except StoreError as err:
+                    raise StoreError(f"{err} (--resume only continues unfinished writes; pass --overwrite to "
+                                     "write it again)") from None  # fmt: skip
                 return "done"
             if not overwrite:
                 what = "already holds this recording" if same else "holds another minisim recording"
@@ -112,7 +128,7 @@ def check_destination(
                 )
             return "replace"
     tmp = partial_path(dest)
-    if tmp.exists() and not (tmp / MANIFEST).is_file():
+    if tmp.exists() and not (tmp / MANIFEST).is_file() and not _finished(tmp) and any(tmp.iterdir()):
         raise StoreError(
             f"{str(tmp)!r} exists but is not an unfinished minisim write; fix: remove it or choose another output path"
         )
@@ -226,9 +242,13 @@ def _init_store(
     stage_names: list[str],
     manifest: _Manifest,
 ) -> None:
-    tmp.mkdir(parents=True)
-    manifest.save()  # first, so the directory is recognisably ours
+    """Build the store's skeleton privately, then rename it to ``tmp`` in one step (a kill leaves no ``tmp``)."""
+    final = tmp
+    tmp = tmp.with_name(f".{tmp.name}.init-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     root = zc.open_group(str(tmp), mode="w")
+    manifest.file = tmp / MANIFEST
+    manifest.save()
     chunk_frames = layout["chunk_frames"]
     for item in items:
         arr = zc.create_array(
@@ -273,6 +293,10 @@ def _init_store(
     })  # fmt: skip
     manifest.state = "writing"
     manifest.save()
+    if final.is_dir() and not any(final.iterdir()):
+        final.rmdir()
+    os.replace(tmp, final)
+    manifest.file = final / MANIFEST
 
 
 def _write_chunk(
@@ -326,15 +350,31 @@ def _all_written(*flags: np.ndarray) -> np.ndarray:
 def _finish(tmp: Path, dest: Path, status: str) -> None:
     # A write killed mid-chunk leaves zarr's own temporary chunk file ("<key>.<uuid>.partial");
     # the chunk itself was rewritten on resume, so the leftover only breaks byte-identity.
-    for leftover in tmp.rglob("*.partial"):
+    for leftover in [*tmp.rglob("*.partial"), tmp / (MANIFEST + ".tmp")]:
         if leftover.is_file():
             leftover.unlink()
     root = zc.open_group(str(tmp), mode="r+")
     root.attrs["complete"] = True
-    (tmp / MANIFEST).unlink()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not recognized as a component", category=UserWarning)
         zc.consolidate_metadata(str(tmp))
+    manifest = (tmp / MANIFEST).read_bytes()
+    (tmp / MANIFEST).unlink()  # listed nowhere: the contents below describe the finished store
+    try:
+        write_contents(tmp)
+    except BaseException:
+        (tmp / MANIFEST).write_bytes(manifest)  # still resumable
+        raise
+    _rename_into_place(tmp, dest, status)
+
+
+def _finished(tmp: Path) -> bool:
+    """Whether an unfinished write is in fact finished and only its rename into place is missing."""
+    attrs = store_attrs(tmp)
+    return bool(attrs and attrs.get("complete")) and (tmp / CONTENTS).is_file() and not (tmp / MANIFEST).exists()
+
+
+def _rename_into_place(tmp: Path, dest: Path, status: str) -> None:
     if dest.exists() and status == "replace":
         backup = dest.with_name(f".{dest.name}.replaced-{uuid.uuid4().hex[:8]}")
         os.replace(dest, backup)
@@ -348,9 +388,27 @@ def _finish(tmp: Path, dest: Path, status: str) -> None:
         os.replace(tmp, dest)
 
 
-def _resolve_stages(rec: Any, stages: list[str] | None) -> list[str]:
+def _cleanup_orphans(dest: Path) -> None:
+    """Remove what killed writes of ``dest`` left beside it (we hold its lock, so none is live)."""
+    for pattern in (f".{dest.name}.partial.init-*", f".{dest.name}.replaced-*"):
+        for orphan in dest.parent.glob(pattern):
+            shutil.rmtree(orphan, ignore_errors=True)
+
+
+def _positive_frames(value: Any, name: str = "chunk_frames") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
+        raise StoreError(
+            f"{name} = {value!r} ({type(value).__name__}) must be a positive integer number of frames; "
+            f"fix: pass e.g. {name}=64"
+        )
+    return int(value)
+
+
+def _resolve_stages(rec: Any, stages: list[str] | str | None) -> list[str]:
     if stages is None:
         return list(rec.stage_order) if rec.spec.output.save_intermediates else []
+    if isinstance(stages, str):
+        stages = [stages]
     try:
         return list(dict.fromkeys(str(rec.stage(s).name) for s in stages))
     except (KeyError, ValueError) as err:
@@ -362,7 +420,7 @@ def save(
     path: str | os.PathLike[str],
     *,
     overwrite: bool = False,
-    stages: list[str] | None = None,
+    stages: list[str] | str | None = None,
     chunk_frames: int | None = None,
     progress: bool = False,
     resume: bool = False,
@@ -399,14 +457,41 @@ def save(
         The store.
     """
     dest = Path(path).expanduser().absolute()
+    check_destination(dest, overwrite=overwrite, resume=resume, spec_key=recording.spec.cache_key())
+    with destination_lock(dest):
+        return _save_locked(recording, dest, overwrite, stages, chunk_frames, progress, resume)
+
+
+def _save_locked(
+    recording: Any,
+    dest: Path,
+    overwrite: bool,
+    stages: list[str] | str | None,
+    chunk_frames: int | None,
+    progress: bool,
+    resume: bool,
+) -> Path:
     key = recording.spec.cache_key()
-    status = check_destination(dest, overwrite=overwrite, resume=resume, spec_key=key)
+    status = check_destination(dest, overwrite=overwrite, resume=resume, spec_key=key)  # again, now locked
     if status == "done":
         return dest
+    _cleanup_orphans(dest)
     tmp = partial_path(dest)
+    if chunk_frames is not None:
+        chunk_frames = _positive_frames(chunk_frames)
+    if _finished(tmp) and (store_attrs(tmp) or {}).get("spec_cache_key") == key:
+        quick_check(tmp)
+        _rename_into_place(tmp, dest, status)  # killed between finishing and the rename
+        return dest
     stage_names = _resolve_stages(recording, stages)
     items, gt_attrs = _plan(recording, stage_names)
     n_frames = int(items[0].value.shape[0])
+    if n_frames == 0 or int(np.prod(items[0].value.shape)) == 0:
+        raise StoreError(
+            f"this recording's movie has shape {tuple(items[0].value.shape)}: no frames to save (a spec without "
+            "movie steps, or simulate(until=) a cell-phase step, has no movie); fix: simulate up to a movie step "
+            "(e.g. until='composite' or the whole chain) and a duration of at least one frame"
+        )
     old = _Manifest.read(tmp) if tmp.exists() else None
     if chunk_frames is None:
         same_key = old is not None and old.layout.get("spec_cache_key") == key
@@ -415,14 +500,13 @@ def save(
             if old is not None and same_key
             else int(recording.observed.data.chunks[0][0] or 1)
         )
-    if not isinstance(chunk_frames, int) or chunk_frames < 1:
-        raise StoreError(f"chunk_frames = {chunk_frames!r} must be a positive integer number of frames")
+    chunk_frames = _positive_frames(chunk_frames)
     layout = _layout(items, chunk_frames, key)
     manifest = None
     if old is not None and old.state == "writing" and old.layout == layout:
         manifest = old
     elif old is not None:
-        if old.layout != layout:
+        if old.layout != layout and old.state == "writing":
             if resume and old.layout.get("spec_cache_key") == key:
                 raise StoreError(
                     f"the unfinished write at {str(tmp)!r} used other settings (chunk size or stages); "
@@ -431,9 +515,11 @@ def save(
             warnings.warn(
                 f"discarding the unfinished write at {tmp} (another spec or settings)",
                 RecordingFormatWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         shutil.rmtree(tmp)
+    elif tmp.is_dir() and not (tmp / MANIFEST).exists():
+        shutil.rmtree(tmp)  # empty, or a finished write of another spec: nothing of the user's
     try:
         if manifest is None:
             manifest = _Manifest(tmp, layout)
@@ -465,9 +551,9 @@ def _explain_os_error(err: OSError, dest: Path, tmp: Path, items: list[_Item]) -
         else ""
     )
     if err.errno == errno.ENOSPC:
-        need = sum(i.value.nbytes for i in items) / 1e9
+        need = sum(i.value.nbytes for i in items)
         return StoreError(
-            f"disk full while writing {str(dest)!r} (the store needs up to {need:.2f} GB before "
+            f"disk full while writing {str(dest)!r} (the store needs up to {_human_bytes(need)} before "
             f"compression); fix: free space or choose another disk.{keep}"
         )
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -475,3 +561,11 @@ def _explain_os_error(err: OSError, dest: Path, tmp: Path, items: list[_Item]) -
             f"cannot write {str(dest)!r}: {err.strerror} ({err.filename}); fix: choose a writable location.{keep}"
         )
     return StoreError(f"writing {str(dest)!r} failed: {err}.{keep}")
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

@@ -205,7 +205,8 @@ def run_sweep(
         One row per point in sweep order: the axis values (one column per
         path), ``cache_key``, the score columns, and ``error`` (None, or the
         exception raised while simulating or scoring that point; the sweep
-        carries on).
+        carries on). A score key equal to one of these columns is refused
+        (reported in ``error``) rather than allowed to overwrite it.
     """
     import pandas as pd
     from tqdm.auto import tqdm
@@ -222,7 +223,17 @@ def run_sweep(
                 results[key] = found
     todo = {k: p for k, p in zip(keys, points, strict=True) if k not in results}
 
+    reserved = {"cache_key", "error", *map(str, axes)}
+
     def finish(key: str, outcome: dict[str, Any]) -> None:
+        clash = sorted(reserved & set(outcome.get("values", {})))
+        if clash:
+            outcome = {
+                "values": {},
+                "error": f"ValueError: the score returned key(s) {clash}, which are run_sweep's own columns "
+                "(cache_key, error and the swept paths) and would overwrite them; fix: rename those keys in the "
+                "score's result",
+            }
         results[key] = outcome
         if store is not None and outcome.get("error") is None:
             store.put(key, outcome)

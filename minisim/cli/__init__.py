@@ -14,11 +14,26 @@ import os
 import sys
 
 #: Modules of minisim.cli that provide subcommands, in help order.
-SUBCOMMANDS = ("simulate_cmd", "spec_cmd", "info_cmd", "graph_cmd", "preview_cmd", "export_cmd", "photometry_cmd")
+SUBCOMMANDS = (
+    "simulate_cmd",
+    "spec_cmd",
+    "info_cmd",
+    "verify_cmd",
+    "graph_cmd",
+    "preview_cmd",
+    "export_cmd",
+    "photometry_cmd",
+)
 
 
 class UserError(Exception):
     """A problem with the user's input: printed as one short message, exit status 2."""
+
+
+def _short(value: object) -> str:
+    from minisim._base import _short as short
+
+    return short(value)
 
 
 def explain_validation(err: Exception, source: str = "spec", limit: int = 4) -> UserError:
@@ -28,8 +43,8 @@ def explain_validation(err: Exception, source: str = "spec", limit: int = 4) -> 
     for e in errors[:limit]:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"]).lstrip(".") or source
         msg = str(e["msg"]).removeprefix("Value error, ")
-        if "got " not in msg and "input" in e and not isinstance(e["input"], dict):
-            msg += f" (got {e['input']!r})"
+        if "got " not in msg and "input" in e and not isinstance(e["input"], dict | list):
+            msg += f" (got {_short(e['input'])})"
         lines.append(f"{where}: {msg}")
     more = f"\n  ... and {len(errors) - limit} more" if len(errors) > limit else ""
     body = "\n  ".join(lines) if lines else str(err)

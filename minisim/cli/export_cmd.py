@@ -36,10 +36,30 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from minisim._store_format import refuse_inside_store, store_attrs
     from minisim.cli import UserError
     from minisim.recording import Recording
 
     src, out = Path(args.recording), Path(args.out)
+    a_src, a_out = src.expanduser().absolute(), out.expanduser().absolute()
+    if a_out == a_src or a_out in a_src.parents:
+        raise UserError(
+            f"--out {str(out)!r} contains the recording being exported ({str(src)!r}); writing there would "
+            "destroy the input; fix: choose an --out outside it"
+        )
+    try:
+        refuse_inside_store(out)
+    except ValueError as err:
+        raise UserError(str(err)) from err
+    if out.is_dir() and store_attrs(out) is not None:
+        raise UserError(f"--out {str(out)!r} is a minisim store; refusing to export into it; fix: choose another --out")
+    if args.to != "minian" and out.is_dir():
+        raise UserError(
+            f"--out {str(out)!r} is a directory; a {args.to} export writes one file and never replaces a "
+            "directory (even with --overwrite); fix: give a file name, e.g. --out movie.tif"
+        )
+    if args.fps is not None and not (0 < args.fps < float("inf")):
+        raise UserError(f"--fps {args.fps} must be a positive frame rate in frames/s; fix: e.g. --fps 20")
     if args.chunk_frames is not None and args.chunk_frames < 1:
         raise UserError(f"--chunk-frames {args.chunk_frames} must be a positive number of frames")
     if args.frames_per_file is not None and args.frames_per_file < 1:
@@ -77,5 +97,7 @@ def run(args: argparse.Namespace) -> int:
             written = rec.to_minian(out, chunk_frames=args.chunk_frames, overwrite=args.overwrite, progress=progress)
     except (ValueError, FileExistsError, RuntimeError) as err:
         raise UserError(str(err)) from err
+    except OSError as err:
+        raise UserError(f"writing {str(out)!r} failed: {err}; any earlier file there is unchanged") from err
     print(f"wrote {written}")
     return 0

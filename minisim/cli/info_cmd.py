@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         info = describe(args.path)
     except StoreError as err:
         raise UserError(str(err)) from err
+    if "damaged" in info:
+        raise UserError(info["damaged"])
     status = "complete" if info["complete"] else f"INCOMPLETE ({info.get('chunks_done', '?')} chunks written)"
     print(f"{info['path']}: {status}")
     for key in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "observed",
@@ -31,5 +33,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key:20s}{value}")
     print(f"  {'size on disk':20s}{_human(info['bytes_on_disk'])}")
     if not info["complete"]:
-        print("  resume with: minisim simulate <the same spec> --out <PATH> --resume")
+        spec = f"{info['path']}/spec.json" if info.get("spec_cache_key") else "<the same spec.json>"
+        dest = info["path"].removesuffix(".partial")
+        print(f"  resume with: minisim simulate {spec} --out {dest} --resume")
     return 0

@@ -59,6 +59,12 @@ def register(sub: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing minisim store at --out")
     p.add_argument("--resume", action="store_true", help="continue an interrupted write to --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default=None,
+        help="refuse specs estimated to need more memory (default: physical memory; e.g. 8GB, none)",
+    )
     p.set_defaults(func=run)  # fmt: skip
 
 
@@ -216,12 +222,27 @@ def run(args: argparse.Namespace) -> int:
     except StoreError as err:
         raise UserError(str(err)) from err
     if status == "done":
-        print(summary(load(out), out, None, " (already complete; nothing to do)"))
+        try:
+            done = load(out)
+        except StoreError as err:
+            raise UserError(f"{err} (--resume found this store complete, but it does not load)") from err
+        print(summary(done, out, None, " (already complete; nothing to do)"))
         return 0
+    if args.memory_limit is not None:
+        from minisim._memory import MEMORY_ENV, parse_limit
+
+        try:
+            parse_limit(args.memory_limit)
+        except ValueError as err:
+            raise UserError(str(err).replace(f"{MEMORY_ENV}=", "--memory-limit ")) from err
+        os.environ[MEMORY_ENV] = args.memory_limit
     with execution(args.scheduler, args.workers) as how:
         if not args.no_progress:
             print(f"minisim: simulating {spec.acquisition.n_frames} frames on {how}", file=sys.stderr)
-        rec = simulate(spec, chunk_frames=args.chunk_frames)
+        try:
+            rec = simulate(spec, chunk_frames=args.chunk_frames)
+        except ValueError as err:  # e.g. the memory estimate exceeds the limit
+            raise UserError(str(err)) from err
         try:
             save(rec, out, overwrite=args.overwrite, resume=args.resume, chunk_frames=args.chunk_frames,
                  stages=args.stages, progress=not args.no_progress)  # fmt: skip

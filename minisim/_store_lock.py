@@ -1,0 +1,137 @@
+"""An exclusive lock on a store's destination, shared by processes and hosts on one filesystem.
+
+The lock is a small JSON file ``<dest>.lock`` beside the destination, created
+with ``O_CREAT | O_EXCL`` (atomic on local filesystems and on NFSv3+), naming
+the process (PID), the host and the time it started. While held, a thread
+touches it every :data:`HEARTBEAT_S` seconds. A lock is *stale*, and is taken
+over, when its process is gone (same host: the PID no longer exists) or its
+heartbeat stopped for :data:`STALE_S` seconds (another host, where the PID
+cannot be checked). Taking over renames the stale file to a unique name
+first, so two processes that both find it stale cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from minisim._store_format import StoreError
+
+#: Seconds between heartbeats (mtime updates) of a held lock.
+HEARTBEAT_S = 5.0
+#: Seconds without a heartbeat after which another host's lock counts as stale.
+STALE_S = 60.0
+LOCK_SUFFIX = ".lock"
+
+
+class StoreLockedError(StoreError):
+    """Another live process is writing the same destination."""
+
+
+def lock_path(dest: str | os.PathLike[str]) -> Path:
+    """The lock file guarding writes to ``dest``."""
+    p = Path(dest)
+    return p.with_name(p.name + LOCK_SUFFIX)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this PID exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _holder(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # being written right now, or damaged: judged by its age
+
+
+def _stale(path: Path, holder: dict[str, Any], stale_s: float) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    if holder.get("host") == socket.gethostname() and isinstance(holder.get("pid"), int):
+        return not pid_alive(holder["pid"])
+    return age > stale_s
+
+
+def _describe(holder: dict[str, Any]) -> str:
+    since = holder.get("started")
+    when = time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(since)) if isinstance(since, int | float) else ""
+    return f"PID {holder.get('pid', '?')} on {holder.get('host', '?')}{when}"
+
+
+@contextlib.contextmanager
+def destination_lock(dest: str | os.PathLike[str], *, stale_s: float = STALE_S) -> Iterator[Path]:
+    """Hold the exclusive write lock of ``dest`` for the duration of the block.
+
+    Raises
+    ------
+    StoreLockedError
+        When a live process (on this or another host) holds it; the message
+        names the PID, the host and what to do.
+    """
+    path = lock_path(dest)
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "token": uuid.uuid4().hex}
+    for _attempt in range(5):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _holder(path)
+            if holder is None:
+                continue  # released meanwhile
+            if not _stale(path, holder, stale_s):
+                raise StoreLockedError(
+                    f"{str(dest)!r} is being written by {_describe(holder)} (lock file {str(path)!r}); "
+                    "fix: wait for that run to finish, or choose another output path; if that process is "
+                    "really gone (e.g. its host crashed), delete the lock file"
+                ) from None
+            with contextlib.suppress(FileNotFoundError):
+                os.replace(path, path.with_name(f"{path.name}.stale-{uuid.uuid4().hex[:8]}"))
+                for old in path.parent.glob(f"{path.name}.stale-*"):
+                    old.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        break
+    else:  # pragma: no cover - five races lost in a row
+        raise StoreLockedError(f"could not take the write lock {str(path)!r}; fix: retry")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+    thread = threading.Thread(target=beat, name="minisim-lock-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        thread.join()
+        if (_holder(path) or {}).get("token") == me["token"]:
+            path.unlink(missing_ok=True)
+
+
+__all__ = ["StoreLockedError", "destination_lock", "lock_path", "pid_alive"]
