@@ -27,7 +27,7 @@ from minisim.photometry import (
 )
 from minisim.photometry import metrics as pm
 from minisim.photometry import signals as sig
-from minisim.photometry.sensors import SENSORS
+from minisim.photometry.sensors import SENSORS, kernel_half_times
 from minisim.photometry.task import block_lengths, p_right, simulate_trials
 
 SHORT = Task(n_trials=40, first_block_trials=20)
@@ -45,6 +45,25 @@ def test_sensor_table_covers_the_neuromodulators_with_references():
     for s in SENSORS.values():
         assert s.tau_rise_s < s.tau_decay_s and s.reference and any(ch.isdigit() for ch in s.reference)
     assert SENSORS["GCaMP6s"].tau_decay_s > SENSORS["GCaMP6f"].tau_decay_s
+
+
+def test_sensor_kernels_match_their_published_kinetics_and_isosbestic_behaviour():
+    for s in SENSORS.values():
+        half_rise, t_peak, half_decay = kernel_half_times(s.tau_rise_s, s.tau_decay_s)
+        assert 0 < half_rise < t_peak < half_decay + t_peak
+        if s.published_half_decay_s is not None:  # GCaMP6: τ_decay was solved for the published 1-AP half-decay
+            assert half_decay == pytest.approx(s.published_half_decay_s, rel=0.01), s.name
+        if s.ligand == "calcium":  # 415 nm just above the ~405-410 nm crossing: small positive response
+            assert s.isosbestic_nm is not None and s.isosbestic_nm < 415 and 0 < s.iso_coefficient <= 0.05
+        else:  # GRAB and dLight: no usable isosbestic point, small negative response at 415 nm
+            assert s.isosbestic_nm is None and -0.1 <= s.iso_coefficient < 0
+            assert 1.5 <= s.dff_max <= 4.0  # ΔF/Fmax of 150-400 % in those papers
+    # GCaMP6s is ~2-3x slower than 6f; GRAB sensors turn off in ~0.5-4 s; dLight1.1 is the fastest dopamine sensor
+    assert 2 <= SENSORS["GCaMP6s"].tau_decay_s / SENSORS["GCaMP6f"].tau_decay_s <= 5
+    assert all(0.5 <= s.tau_decay_s <= 4 for n, s in SENSORS.items() if n.startswith("GRAB"))
+    assert SENSORS["dLight1.1"].tau_decay_s < SENSORS["GRAB-DA2m"].tau_decay_s
+    with pytest.raises(ValueError, match="tau_rise_s < tau_decay_s"):
+        kernel_half_times(1.0, 0.5)
 
 
 def test_spec_validation_messages():
