@@ -215,6 +215,36 @@ def test_hemodynamics_heartbeat_is_in_band_and_stronger_at_415():
     assert 8 <= freqs[np.argmax(spec_)] <= 12
 
 
+def test_respiration_and_vasomotion_bands_are_where_planted():
+    for kw, lo, hi in (
+        (dict(respiration_hz=3.0, heartbeat_absorbance=0.0, vasomotion_absorbance=0.0), 2.0, 4.0),
+        (dict(vasomotion_hz=0.1, heartbeat_absorbance=0.0, respiration_absorbance=0.0), 0.05, 0.2),
+    ):
+        spec = small(steps=(Hemodynamics(**kw),), task=Task(n_trials=80, first_block_trials=20))
+        df = simulate_session(spec).frames()
+        h = np.log(df.hemodynamics_G0[df.LedState == 2].to_numpy())
+        power = np.abs(np.fft.rfft(h - h.mean())) ** 2
+        freqs = np.fft.rfftfreq(h.size, 1 / 30)
+        assert lo <= freqs[1:][np.argmax(power[1:])] <= hi, kw
+
+
+def test_event_responses_can_be_reshaped():
+    spec = small(fibers=(Fiber(sensor="GRAB-DA2m"),))
+    early = Responses(feedback=EventResponse(base_dff=0.05, delay_s=0.0, width_s=0.05))
+    late = Responses(feedback=EventResponse(base_dff=0.05, delay_s=0.5, width_s=0.5))
+    peaks = []
+    for resp in (early, late):
+        sess = simulate_session(spec.model_copy(update={"steps": (resp,)}))
+        df = sess.frames()
+        t, y = df.times.to_numpy(), df.feedback_G0.to_numpy()
+        fb = sess.trials.feedback_times.to_numpy()[3]
+        w = (t > fb) & (t < fb + 2.0)
+        peaks.append((t[w][np.argmax(y[w])] - fb, y[w].max()))
+    # the delay and the longer drive move the peak later by at least the delay; the amplitude stays the peak ΔF/F
+    assert peaks[1][0] - peaks[0][0] >= 0.5
+    assert peaks[0][1] == pytest.approx(0.05, rel=0.05) and peaks[1][1] == pytest.approx(0.05, rel=0.05)
+
+
 def test_isosbestic_mismatch_puts_activity_in_the_415_band():
     base = (Responses(), Spontaneous(amplitude_dff=0.05))
     clean = simulate_session(small(steps=base)).frames()
