@@ -22,6 +22,8 @@ VENVP := .venv-photometry
 BINP := $(VENVP)/bin
 STAMPP := $(VENVP)/.installed
 IBL_PINS := ibl-photometry==0.3.4 ONE-api==3.6.1 ibllib==4.1.0 pandas==2.3.3
+# NWB beside them (no pin clashes): the consumer tests read our NWB files with pynwb and nwbinspector.
+NWB_PINS := pynwb==4.2.0 ndx-fiber-photometry==0.2.4 nwbinspector==0.7.2
 
 # A fourth environment installed the way docs/howto/switching_from_1_0.md tells a minian user to,
 # "minisim[minian]" beside "minian[test]", running minian's own published test suite
@@ -53,7 +55,7 @@ $(STAMP2): pyproject.toml $(ZARR2_CONSTRAINTS)
 $(STAMPP): pyproject.toml
 	$(PY) -m venv $(VENVP)
 	$(BINP)/python -m pip install --quiet --upgrade pip
-	$(BINP)/python -m pip install --quiet $(IBL_PINS) -e ".[test,photometry]"
+	$(BINP)/python -m pip install --quiet $(IBL_PINS) $(NWB_PINS) -e ".[test,photometry,photometry-nwb]"
 	touch $(STAMPP)
 
 $(STAMPM): pyproject.toml

@@ -176,3 +176,16 @@ def test_graph_holds_one_copy_of_per_frame_inputs_and_a_constant_number_of_tasks
     # The traces/shifts enter the graph once (not once per task or per op), plus a small, fixed cost per chunk.
     assert long_eager > 100_000
     assert long_bytes <= short_bytes + 1.1 * long_eager + 4_000 * long_chunks
+
+
+@_marked
+def test_photometry_session_on_external_scheduler_equals_synchronous(scheduler_address: str) -> None:
+    from minisim.photometry import Fiber, PhotometrySpec, Task, simulate_session
+
+    spec = PhotometrySpec(task=Task(n_trials=20, first_block_trials=10), fibers=(Fiber(), Fiber(sensor="GRAB-NE1m")))
+    sess = simulate_session(spec)
+    expected = sess.frames(chunk_rows=sess.n_rows).to_numpy()
+    with distributed.Client(scheduler_address, timeout="30s"):
+        got = sess.frames(chunk_rows=1777)  # the default scheduler is now the cluster's
+    assert np.array_equal(got.to_numpy(), expected)
+    assert got.G0.std() > 0

@@ -27,7 +27,7 @@ from minisim.photometry import (
 )
 from minisim.photometry import metrics as pm
 from minisim.photometry import signals as sig
-from minisim.photometry.sensors import SENSORS
+from minisim.photometry.sensors import SENSORS, kernel_half_times
 from minisim.photometry.task import block_lengths, p_right, simulate_trials
 
 SHORT = Task(n_trials=40, first_block_trials=20)
@@ -45,6 +45,25 @@ def test_sensor_table_covers_the_neuromodulators_with_references():
     for s in SENSORS.values():
         assert s.tau_rise_s < s.tau_decay_s and s.reference and any(ch.isdigit() for ch in s.reference)
     assert SENSORS["GCaMP6s"].tau_decay_s > SENSORS["GCaMP6f"].tau_decay_s
+
+
+def test_sensor_kernels_match_their_published_kinetics_and_isosbestic_behaviour():
+    for s in SENSORS.values():
+        half_rise, t_peak, half_decay = kernel_half_times(s.tau_rise_s, s.tau_decay_s)
+        assert 0 < half_rise < t_peak < half_decay + t_peak
+        if s.published_half_decay_s is not None:  # GCaMP6: τ_decay was solved for the published 1-AP half-decay
+            assert half_decay == pytest.approx(s.published_half_decay_s, rel=0.01), s.name
+        if s.ligand == "calcium":  # 415 nm just above the ~405-410 nm crossing: small positive response
+            assert s.isosbestic_nm is not None and s.isosbestic_nm < 415 and 0 < s.iso_coefficient <= 0.05
+        else:  # GRAB and dLight: no usable isosbestic point, small negative response at 415 nm
+            assert s.isosbestic_nm is None and -0.1 <= s.iso_coefficient < 0
+            assert 1.5 <= s.dff_max <= 4.0  # ΔF/Fmax of 150-400 % in those papers
+    # GCaMP6s is ~2-3x slower than 6f; GRAB sensors turn off in ~0.5-4 s; dLight1.1 is the fastest dopamine sensor
+    assert 2 <= SENSORS["GCaMP6s"].tau_decay_s / SENSORS["GCaMP6f"].tau_decay_s <= 5
+    assert all(0.5 <= s.tau_decay_s <= 4 for n, s in SENSORS.items() if n.startswith("GRAB"))
+    assert SENSORS["dLight1.1"].tau_decay_s < SENSORS["GRAB-DA2m"].tau_decay_s
+    with pytest.raises(ValueError, match="tau_rise_s < tau_decay_s"):
+        kernel_half_times(1.0, 0.5)
 
 
 def test_spec_validation_messages():
@@ -194,6 +213,36 @@ def test_hemodynamics_heartbeat_is_in_band_and_stronger_at_415():
     spec_ = np.abs(np.fft.rfft(h470 - h470.mean()))
     freqs = np.fft.rfftfreq(h470.size, 1 / 30)
     assert 8 <= freqs[np.argmax(spec_)] <= 12
+
+
+def test_respiration_and_vasomotion_bands_are_where_planted():
+    for kw, lo, hi in (
+        (dict(respiration_hz=3.0, heartbeat_absorbance=0.0, vasomotion_absorbance=0.0), 2.0, 4.0),
+        (dict(vasomotion_hz=0.1, heartbeat_absorbance=0.0, respiration_absorbance=0.0), 0.05, 0.2),
+    ):
+        spec = small(steps=(Hemodynamics(**kw),), task=Task(n_trials=80, first_block_trials=20))
+        df = simulate_session(spec).frames()
+        h = np.log(df.hemodynamics_G0[df.LedState == 2].to_numpy())
+        power = np.abs(np.fft.rfft(h - h.mean())) ** 2
+        freqs = np.fft.rfftfreq(h.size, 1 / 30)
+        assert lo <= freqs[1:][np.argmax(power[1:])] <= hi, kw
+
+
+def test_event_responses_can_be_reshaped():
+    spec = small(fibers=(Fiber(sensor="GRAB-DA2m"),))
+    early = Responses(feedback=EventResponse(base_dff=0.05, delay_s=0.0, width_s=0.05))
+    late = Responses(feedback=EventResponse(base_dff=0.05, delay_s=0.5, width_s=0.5))
+    peaks = []
+    for resp in (early, late):
+        sess = simulate_session(spec.model_copy(update={"steps": (resp,)}))
+        df = sess.frames()
+        t, y = df.times.to_numpy(), df.feedback_G0.to_numpy()
+        fb = sess.trials.feedback_times.to_numpy()[3]
+        w = (t > fb) & (t < fb + 2.0)
+        peaks.append((t[w][np.argmax(y[w])] - fb, y[w].max()))
+    # the delay and the longer drive move the peak later by at least the delay; the amplitude stays the peak ΔF/F
+    assert peaks[1][0] - peaks[0][0] >= 0.5
+    assert peaks[0][1] == pytest.approx(0.05, rel=0.05) and peaks[1][1] == pytest.approx(0.05, rel=0.05)
 
 
 def test_isosbestic_mismatch_puts_activity_in_the_415_band():

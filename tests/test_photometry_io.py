@@ -150,3 +150,21 @@ def test_cli_spec_and_simulate(tmp_path, capsys):
     f.write_text('{"fibers": [{"sensor": "GCaMP9"}]}')
     assert main(["photometry", "simulate", str(f), "--out", str(out)]) == 2
     assert "GCaMP9" in capsys.readouterr().err
+
+
+def test_cli_shows_progress_over_all_sessions(tmp_path, capsys):
+    argv = ["photometry", "simulate", "--out", str(tmp_path), "--sessions", "2", "--trials", "12"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "photometry: 2 session(s)" in err and "100%" in err
+
+
+def test_cli_nwb_without_the_extra_says_how_to_install_and_writes_nothing(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("pynwb") and importlib.util.find_spec("ndx_fiber_photometry"):
+        pytest.skip("the photometry-nwb extra is installed here (tests/photometry_consumer/test_nwb.py covers it)")
+    argv = ["photometry", "simulate", "--out", str(tmp_path / "r"), "--trials", "12", "--no-progress", "--nwb"]
+    assert main(argv) == 2
+    assert 'pip install "minisim[photometry-nwb]"' in capsys.readouterr().err
+    assert not list((tmp_path / "r").glob("*/Subjects/*/*/001"))

@@ -28,6 +28,9 @@ def register(sub: Any) -> None:
         "--chunk-rows", type=int, default=16384, metavar="N", help="frame rows per chunk (never changes values)"
     )
     s.add_argument("--overwrite", action="store_true", help="replace sessions that already exist under ROOT")
+    s.add_argument(
+        "--nwb", action="store_true", help="also write each session to ROOT/nwb/ as NWB (extra photometry-nwb)"
+    )
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=run_simulate)
     d = psub.add_parser("spec", help="print the default photometry spec as JSON")
@@ -84,9 +87,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     try:
         paths = simulate_to(
             spec, args.out, sessions=args.sessions, overwrite=args.overwrite, progress=not args.no_progress,
-            chunk_rows=args.chunk_rows,
+            chunk_rows=args.chunk_rows, nwb=args.nwb,
         )  # fmt: skip
-    except (FileExistsError, ValueError) as err:
+    except (FileExistsError, ValueError, ImportError) as err:
         raise UserError(str(err)) from err
     for p in paths:
         print(p)

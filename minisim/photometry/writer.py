@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from minisim.photometry.alf import session_relpath, write_session
 from minisim.photometry.engine import simulate_session
+from minisim.photometry.nwb import nwb_relpath, require_nwb, write_nwb
 from minisim.photometry.one_cache import write_cache
 from minisim.photometry.spec import PhotometrySpec
 
@@ -20,11 +21,14 @@ def simulate_to(
     overwrite: bool = False,
     progress: bool = True,
     chunk_rows: int = 16384,
+    nwb: bool = False,
 ) -> list[Path]:
     """Write ``sessions`` consecutive daily sessions of ``spec`` under ``root`` and refresh the ONE cache tables.
 
     Session ``i`` uses the same spec with its own keyed draws (task, noise,
-    artifacts), on ``start_date + i`` days. Returns the session folders.
+    artifacts), on ``start_date + i`` days. With ``nwb=True`` each session is
+    also written to ``root/nwb/`` (:func:`minisim.photometry.nwb.write_nwb`,
+    extra ``photometry-nwb``). Returns the session folders.
     """
     if sessions < 1:
         raise ValueError(f"sessions={sessions} must be >= 1")
@@ -37,11 +41,22 @@ def simulate_to(
         if there:
             raise FileExistsError(f"{len(there)} session(s) already exist, e.g. {there[0]}; pass overwrite=True "
                                   "(--overwrite) to replace them, or write to another root")  # fmt: skip
+        if nwb:
+            nwbs = [root / nwb_relpath(spec, i) for i in range(sessions)]
+            there = [str(p) for p in nwbs if p.exists()]
+            if there:
+                raise FileExistsError(f"{len(there)} NWB file(s) already exist, e.g. {there[0]}; pass "
+                                      "overwrite=True (--overwrite) to replace them")  # fmt: skip
+    if nwb:
+        require_nwb()
     built = [simulate_session(spec, i) for i in range(sessions)]
-    total = sum(s.n_rows for s in built)
+    total = sum(s.n_rows for s in built) * (2 if nwb else 1)
     out = []
-    with tqdm(total=total, desc="photometry frames", unit="frame", disable=not progress, file=sys.stderr) as bar:
+    desc = f"photometry: {sessions} session(s), frames"
+    with tqdm(total=total, desc=desc, unit="frame", disable=not progress, file=sys.stderr) as bar:
         for s in built:
             out.append(write_session(s, root, chunk_rows=chunk_rows, overwrite=overwrite, progress=bar.update))
+            if nwb:
+                write_nwb(s, root / nwb_relpath(spec, s.plan.session), chunk_rows, overwrite, progress=bar.update)
     write_cache(root, spec.task.protocol)
     return out
