@@ -35,7 +35,7 @@ MINIAN_SRC := .minian-src/minian-$(MINIAN_VERSION)
 # none of them uses minisim.
 MINIAN_NEEDS_DEMO_DATA := test_cross_reg.py test_pipeline.py test_pre_processing.py
 
-.PHONY: demo test test-zarr2 test-photometry test-minian lint bench golden clean
+.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -76,6 +76,13 @@ test-minian: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
 	cd $(MINIAN_SRC) && $(BINM)/python -m pytest -p no:cacheprovider -q --no-cov -m "slow or not slow" \
 		$(foreach t,$(MINIAN_NEEDS_DEMO_DATA),--ignore=minian/test/$(t)) minian/test
 
+# minian's ground-truth notebook on this minisim (.venv-minian) and on minisim 1.0.3 (.venv-minian10, built by
+# the script), scorecards side by side (~15 min on 2 cores). A benchmark, not a CI stage.
+scorecard: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
+	@command -v ffmpeg >/dev/null || (echo "installing Debian's ffmpeg (mediapy, in minian's notebook, calls it)" && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null)
+	$(PY) benchmarks/minian_scorecard.py
+
 demo: $(STAMP)
 	$(BIN)/minisim simulate --out recording.zarr --overwrite
 
@@ -103,4 +110,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
 clean:
-	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) .minian-src recording.zarr
+	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) $(VENVM)10 .minian-src recording.zarr
