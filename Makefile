@@ -75,6 +75,8 @@ test-minian: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
 	@echo "deselected (they download minian's demo data; none uses minisim): $(MINIAN_NEEDS_DEMO_DATA)"
 	cd $(MINIAN_SRC) && $(BINM)/python -m pytest -p no:cacheprovider -q --no-cov -m "slow or not slow" \
 		$(foreach t,$(MINIAN_NEEDS_DEMO_DATA),--ignore=minian/test/$(t)) minian/test
+	@echo "our consumer tests: the 8-bit export through minian's median denoise, the truth beside save_minian's results"
+	$(BINM)/python -m pytest -p no:cacheprovider -q --noconftest tests/minian_consumer
 
 # minian's ground-truth notebook on this minisim (.venv-minian) and on minisim 1.0.3 (.venv-minian10, built by
 # the script), scorecards side by side (~15 min on 2 cores). A benchmark, not a CI stage.

@@ -43,7 +43,7 @@ def test_minian_median_denoise_needs_the_uint8_export_of_a_16_bit_movie(tmp_path
 
 
 def test_truth_survives_minians_save_and_scores_minians_layout(tmp_path):
-    rec = ms.testing.make_recording(n_cells=6, n_px=48, duration_s=1.0, seed=2, motion=True)
+    rec = ms.testing.make_recording(n_cells=6, n_px=64, duration_s=1.0, seed=2, motion=True)
     d = rec.to_minian(tmp_path / "mn", progress=False)
     truth = open_minian(str(d))
     order = np.arange(truth.sizes["true_unit_id"])[::-1]
