@@ -37,7 +37,7 @@ MINIAN_SRC := .minian-src/minian-$(MINIAN_VERSION)
 # none of them uses minisim.
 MINIAN_NEEDS_DEMO_DATA := test_cross_reg.py test_pipeline.py test_pre_processing.py
 
-.PHONY: demo test test-zarr2 test-photometry test-minian lint bench golden clean
+.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -77,6 +77,15 @@ test-minian: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
 	@echo "deselected (they download minian's demo data; none uses minisim): $(MINIAN_NEEDS_DEMO_DATA)"
 	cd $(MINIAN_SRC) && $(BINM)/python -m pytest -p no:cacheprovider -q --no-cov -m "slow or not slow" \
 		$(foreach t,$(MINIAN_NEEDS_DEMO_DATA),--ignore=minian/test/$(t)) minian/test
+	@echo "our consumer tests: the 8-bit export through minian's median denoise, the truth beside save_minian's results"
+	$(BINM)/python -m pytest -p no:cacheprovider -q --noconftest tests/minian_consumer
+
+# minian's ground-truth notebook on this minisim (.venv-minian) and on minisim 1.0.3 (.venv-minian10, built by
+# the script), scorecards side by side (~15 min on 2 cores). A benchmark, not a CI stage.
+scorecard: $(STAMPM) $(MINIAN_SRC)/pyproject.toml
+	@command -v ffmpeg >/dev/null || (echo "installing Debian's ffmpeg (mediapy, in minian's notebook, calls it)" && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null)
+	$(PY) benchmarks/minian_scorecard.py
 
 demo: $(STAMP)
 	$(BIN)/minisim simulate --out recording.zarr --overwrite
@@ -105,4 +114,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
 clean:
-	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) .minian-src recording.zarr
+	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) $(VENVM)10 .minian-src recording.zarr

@@ -39,6 +39,33 @@ def _resume_hint(dest: Path) -> str:
     )
 
 
+def regenerate_command(p: Path) -> str:
+    """The command that writes the recording of the store at ``p`` again, with this minisim."""
+    new = p.with_name(f"{p.name.removesuffix('.zarr')}-regenerated.zarr")
+    if (p / SPEC_FILE).is_file():
+        return f"minisim simulate {p / SPEC_FILE} --out {new}"
+    return f"minisim.simulate(SPEC).save({str(new)!r}) with the recording's spec"
+
+
+def other_format_message(p: Path, version: Any) -> str:
+    """Why the store at ``p``, of on-disk ``format_version`` ``version``, is not read, and the fix.
+
+    Format 2 is minisim 1.0's layout (one uncompressed ``observed`` array, the
+    ground truth under other names, no completion flag): reading it as format
+    3 would misread it, so it is refused with the command regenerating it.
+    """
+    written = "minisim 1.0" if version == 2 else "another minisim version"
+    cmd = regenerate_command(p)
+    fix = f"fix: regenerate it with this version: `{cmd}`"
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        fix = f"fix: upgrade minisim (pip install -U minisim) to read it, or regenerate it: `{cmd}`"
+    return (
+        f"{str(p)!r} has store format_version {version!r} (written by {written}), but this minisim reads "
+        f"format {FORMAT_VERSION} only and never guesses at another layout; {fix} (the same spec, "
+        "simulated by this version's engine; docs/howto/switching_from_1_0.md lists what differs)"
+    )
+
+
 def _lazy(arr: Any, path: Path) -> da.Array:
     """A stored array read lazily, whose read errors name the chunk file."""
     return da.from_array(NamedReads(arr, path), chunks=arr.chunks, asarray=False, fancy=False)
@@ -54,6 +81,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     """
     from minisim.recording import LAZY_FIELDS, GroundTruth, Recording
 
+    zc.warn_if_broken_pair("Recording.load", stacklevel=4)
     p = Path(path).expanduser()
     if not p.exists():
         tmp = partial_path(p)
@@ -74,10 +102,7 @@ def load(path: str | os.PathLike[str]) -> Any:
     if attrs is None:
         raise StoreError(f"{str(p)!r} is not a minisim recording (no minisim attributes in .zattrs)")
     if attrs["format_version"] != FORMAT_VERSION:
-        raise StoreError(
-            f"{str(p)!r} has store format_version {attrs['format_version']}, but this minisim reads "
-            f"format {FORMAT_VERSION}; fix: re-simulate it from its spec.json with this version"
-        )
+        raise StoreError(other_format_message(p, attrs["format_version"]))
     if not attrs.get("complete"):
         raise StoreError(f"{str(p)!r} is incomplete (its write did not finish); {_resume_hint(p)}")
     text = (p / SPEC_FILE).read_text()
@@ -142,6 +167,9 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
                          "`minisim simulate --out PATH`")  # fmt: skip
     attrs = attrs or {}
     info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
+    if m is None and attrs.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+        info["other_format"] = other_format_message(where, attrs["format_version"])
+        info["regenerate"] = regenerate_command(where)
     info.update(
         {
             k: attrs[k]

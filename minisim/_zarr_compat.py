@@ -25,7 +25,7 @@ import zarr
 
 #: The first xarray release whose zarr backend needs zarr-python 3.
 XARRAY_NEEDS_ZARR3 = (2026, 4)
-#: What to install in a minian environment (docs/howto/minian.md).
+#: What to install in a minian environment (docs/howto/switching_from_1_0.md).
 MINIAN_FIX = 'pip install "minisim[minian]" (it pins xarray<2026.4 beside zarr-python 2)'
 
 
@@ -49,6 +49,31 @@ def broken_xarray_zarr_pair() -> str | None:
     return (
         f"xarray {xr_version} needs zarr-python 3 but zarr-python {zarr.__version__} is installed "
         f"(minian's rechunker pins zarr<3), so xarray's zarr reads and writes fail here; fix: {MINIAN_FIX}"
+    )
+
+
+class BrokenZarrPairWarning(UserWarning):
+    """xarray's zarr calls fail in this environment (xarray >= 2026.04 beside zarr-python 2)."""
+
+
+def warn_if_broken_pair(what: str, *, stacklevel: int = 3) -> None:
+    """Warn, naming the fix, when ``what`` (a minisim zarr call) works here but xarray's do not.
+
+    minisim's store reads and writes with zarr-python directly, so ``save`` and
+    ``load`` still work with the broken pair; the user's next xarray call on the
+    result (``rec.observed.to_zarr``, ``xr.open_zarr``, minian's ``save_minian``)
+    would not, so this says so up front.
+    """
+    broken = broken_xarray_zarr_pair()
+    if broken is None:
+        return
+    import warnings
+
+    warnings.warn(
+        f"{what} works (minisim uses zarr-python directly), but xr.open_zarr, DataArray.to_zarr, "
+        f"rec.to_minian and minian's open_minian/save_minian will fail here: {broken}",
+        BrokenZarrPairWarning,
+        stacklevel=stacklevel,
     )
 
 
@@ -97,4 +122,14 @@ def consolidate_metadata(path: str) -> Any:
     return zarr.consolidate_metadata(path, **_FORMAT2)
 
 
-__all__ = ["ZARR3", "consolidate_metadata", "create_array", "open_array", "open_group"]
+__all__ = [
+    "MINIAN_FIX",
+    "ZARR3",
+    "BrokenZarrPairWarning",
+    "broken_xarray_zarr_pair",
+    "warn_if_broken_pair",
+    "consolidate_metadata",
+    "create_array",
+    "open_array",
+    "open_group",
+]

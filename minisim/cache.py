@@ -218,6 +218,12 @@ def _sha256(path: Path) -> str:
 
 def _check(dest: Path, key: str, verify: bool) -> tuple[Recording | None, str | None]:
     """The entry at ``dest`` loaded, or None and why it cannot be trusted."""
+    from minisim._store_format import FORMAT_VERSION, store_attrs
+
+    attrs = store_attrs(dest) or {}
+    if attrs.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+        written = "minisim 1.0's layout" if attrs["format_version"] == 2 else "another minisim's layout"
+        return None, f"it is a store of format_version {attrs['format_version']} ({written}), never read as this one"
     problem = _problem(dest, key, verify)
     if problem is not None:
         return None, problem

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 MINIAN_TRUTH = ("true_A", "true_C", "true_S", "true_motion")
 #: The unit dimension of the truth (minian's results use ``unit_id``).
 TRUTH_UNIT_DIM = "true_unit_id"
+#: The ``varr_dtype`` choices: ``None`` keeps the movie's dtype, ``"uint8"`` rescales it.
+VARR_DTYPES = (None, "uint8")
+
+
+class MinianDtypeWarning(UserWarning):
+    """The movie written for minian is not 8-bit, which minian's default median denoise refuses."""
 
 
 def to_minian(
@@ -30,6 +37,8 @@ def to_minian(
     chunk_frames: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    varr_dtype: str | None = None,
+    varr_range: tuple[float, float | None] = (0.0, None),
 ) -> Path:
     """Write the movie and the ground truth in the layout minian's ``open_minian`` reads.
 
@@ -37,8 +46,11 @@ def to_minian(
     ``<name>.zarr`` holding the data variable ``<name>``, with minian's names
     and dimensions and integer ``arange`` coordinates shared by all:
 
-    * ``varr`` ``(frame, height, width)``: the observed movie, dtype unchanged,
-      chunked by frames with whole frames per chunk;
+    * ``varr`` ``(frame, height, width)``: the observed movie, chunked by
+      frames with whole frames per chunk; its dtype is unchanged unless
+      ``varr_dtype="uint8"`` (below). Its attributes ``counts_offset`` and
+      ``counts_per_level`` give the counts back:
+      ``counts ~= counts_offset + varr * counts_per_level`` (0 and 1 when unchanged);
     * ``true_A`` ``(true_unit_id, height, width)``: footprints as the optics
       render them (``GroundTruth.A_observed``), float32;
     * ``true_C`` ``(true_unit_id, frame)``: calcium traces; ``true_S``
@@ -53,6 +65,15 @@ def to_minian(
     minian's ``open_minian``) gives one dataset, and minian's results (``A``,
     ``C``, ``S``, ``motion`` over ``unit_id``) can be saved into the same
     directory beside the truth without colliding with it.
+
+    minian's default ``denoise(method="median")`` runs OpenCV's median blur,
+    which needs 8-bit frames. A 16-bit sensor (or a sensorless float movie)
+    therefore warns (:class:`MinianDtypeWarning`) unless ``varr_dtype="uint8"``,
+    which maps ``varr_range = (vmin, vmax)`` linearly onto 0..255, rounded to
+    nearest and clipped: ``vmin`` (default 0 counts) becomes 0 and ``vmax``
+    (default: the movie's maximum, found in one extra pass over the movie)
+    becomes 255. An 8-bit movie with the default range is written unchanged.
+    The truth is not rescaled; ``counts_per_level`` relates the two.
 
     Each group is written to a temporary sibling of ``directory`` and moved
     into place when complete; other contents of ``directory`` are left alone.
@@ -80,7 +101,7 @@ def to_minian(
                 f"{str(directory)!r} already holds {clash}; fix: pass overwrite=True or use another directory"
             )
     gt = rec.ground_truth
-    movie = da.asarray(rec.observed.data)
+    movie, scale = _varr(da.asarray(rec.observed.data), varr_dtype, varr_range, progress)
     n, h, w = movie.shape
     frames_chunk = int(chunk_frames) if chunk_frames is not None else movie.chunks[0][0] if n else 1
     frame, height, width = np.arange(n), np.arange(h), np.arange(w)
@@ -91,6 +112,7 @@ def to_minian(
             movie.rechunk({0: frames_chunk, 1: -1, 2: -1}),
             dims=("frame", "height", "width"),
             coords={"frame": frame, "height": height, "width": width},
+            attrs=scale,
         ),
         "true_A": xr.DataArray(
             _footprint_stack(rec),
@@ -115,6 +137,47 @@ def to_minian(
     return directory
 
 
+def _varr(
+    movie: da.Array, varr_dtype: str | None, varr_range: tuple[float, float | None], progress: bool
+) -> tuple[da.Array, dict[str, Any]]:
+    """The movie as written for minian, and the attributes that map it back to counts."""
+    if varr_dtype not in VARR_DTYPES:
+        raise ValueError(
+            f"varr_dtype={varr_dtype!r} is not supported; fix: pass varr_dtype='uint8' (minian's median "
+            "denoise needs 8-bit) or None (keep the movie's dtype)"
+        )
+    source = str(movie.dtype)
+    unchanged = {"counts_offset": 0.0, "counts_per_level": 1.0, "source_dtype": source}
+    if varr_dtype is None:
+        if movie.dtype != np.uint8:
+            warnings.warn(
+                f"the movie written for minian is {source}, but minian's default denoise(method='median') "
+                "needs 8-bit frames (OpenCV's medianBlur) and fails on it; fix: to_minian(..., "
+                "varr_dtype='uint8') or `minisim export --to minian --varr-dtype uint8`, which rescale the "
+                "counts to 0..255 and record the scale in varr's attributes",
+                MinianDtypeWarning,
+                stacklevel=3,
+            )
+        return movie, unchanged
+    vmin, vmax = float(varr_range[0]), varr_range[1]
+    if movie.dtype == np.uint8 and vmin == 0 and vmax in (None, 255):
+        return movie, unchanged
+    if vmax is None:
+        with _dask_bar(progress, "minian varr range"):
+            top = float(movie.max().compute()) if movie.size else vmin
+        vmax = top if top > vmin else vmin + 255.0
+    vmax = float(vmax)
+    if not (np.isfinite(vmin) and np.isfinite(vmax) and vmax > vmin):
+        raise ValueError(
+            f"varr_range=({vmin!r}, {vmax!r}) counts must be finite with vmax > vmin; fix: e.g. "
+            "varr_range=(0, 4095) for a 12-bit sensor, or leave vmax None for the movie's maximum"
+        )
+    from minisim.export import to_uint8
+
+    scaled = da.map_blocks(to_uint8, movie, vmin, vmax, dtype=np.uint8)
+    return scaled, {"counts_offset": vmin, "counts_per_level": (vmax - vmin) / 255.0, "source_dtype": source}
+
+
 def _footprint_stack(rec: Recording, batch_bytes: int = 64 * 2**20) -> da.Array:
     """Dense float32 observed footprints, built lazily in batches of units (bounded memory)."""
     import dask
@@ -136,14 +199,14 @@ def _dense(fp: Any, crop: tuple[slice, slice]) -> np.ndarray:
     return fp.to_dense(crop, dtype=np.float32)
 
 
-def _dask_bar(enabled: bool) -> Any:
+def _dask_bar(enabled: bool, desc: str = "minian varr") -> Any:
     if not enabled:
         return nullcontext()
     try:
         from minisim.progress import progress_bar
     except ImportError:  # pragma: no cover - progress helpers not available
         return nullcontext()
-    return progress_bar(desc="minian varr")
+    return progress_bar(desc=desc)
 
 
 def _write_group(ds: Any, dest: Path) -> None:
@@ -170,4 +233,4 @@ def _write_group(ds: Any, dest: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-__all__ = ["MINIAN_TRUTH", "TRUTH_UNIT_DIM", "to_minian"]
+__all__ = ["MINIAN_TRUTH", "TRUTH_UNIT_DIM", "VARR_DTYPES", "MinianDtypeWarning", "to_minian"]

@@ -456,6 +456,7 @@ def save(
     Path
         The store.
     """
+    zc.warn_if_broken_pair("Recording.save", stacklevel=4)
     dest = Path(path).expanduser().absolute()
     check_destination(dest, overwrite=overwrite, resume=resume, spec_key=recording.spec.cache_key())
     with destination_lock(dest):

@@ -16,15 +16,31 @@ def register(sub: Any) -> None:
         description=(
             "Stream a recording saved with `minisim simulate --out` to another format, chunk by chunk: "
             "'video' (8-bit AVI; lossless Y800 by default), 'tiff' (multi-page, counts unchanged), or "
-            "'minian' (a directory of zarr groups varr, A, C, S, motion that minian's open_minian reads)."
+            "'minian' (a directory of zarr groups varr, true_A, true_C, true_S, true_motion that minian's "
+            "open_minian reads; --varr-dtype uint8 rescales a 16-bit movie for minian's median denoise)."
         ),
     )
     p.add_argument("recording", metavar="RECORDING.zarr", help="a recording store")
     p.add_argument("--to", choices=FORMATS, required=True, help="output format")
     p.add_argument("--out", required=True, metavar="PATH", help="output file (video, tiff) or directory (minian)")
     p.add_argument("--fps", type=float, default=None, help="video: frame rate in the file (default: the acquisition's)")
-    p.add_argument("--vmin", type=float, default=0.0, help="video: value shown black (default 0)")
-    p.add_argument("--vmax", type=float, default=None, help="video: value shown white (default: sensor full scale)")
+    p.add_argument(
+        "--vmin", type=float, default=0.0, help="video, minian --varr-dtype uint8: value mapped to 0 (default 0)"
+    )
+    p.add_argument(
+        "--vmax",
+        type=float,
+        default=None,
+        help="video: value shown white (default: sensor full scale); minian --varr-dtype uint8: value mapped "
+        "to 255 (default: the movie's maximum)",
+    )
+    p.add_argument(
+        "--varr-dtype",
+        choices=("uint8",),
+        default=None,
+        help="minian: write varr as 8-bit (minian's default median denoise needs it), counts rescaled "
+        "linearly from [--vmin, --vmax] to 0..255, the scale kept in varr's attributes",
+    )
     p.add_argument("--codec", default="Y800", help="video: 4-character fourcc, Y800 (lossless) or MJPG (lossy)")
     p.add_argument(
         "--frames-per-file", type=int, default=None, metavar="N", help="tiff: split into numbered files of N frames"
@@ -58,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
             f"--out {str(out)!r} is a directory; a {args.to} export writes one file and never replaces a "
             "directory (even with --overwrite); fix: give a file name, e.g. --out movie.tif"
         )
+    if args.varr_dtype is not None and args.to != "minian":
+        raise UserError(f"--varr-dtype applies to --to minian only, not --to {args.to}; fix: drop --varr-dtype")
     if args.fps is not None and not (0 < args.fps < float("inf")):
         raise UserError(f"--fps {args.fps} must be a positive frame rate in frames/s; fix: e.g. --fps 20")
     if args.chunk_frames is not None and args.chunk_frames < 1:
@@ -94,7 +112,14 @@ def run(args: argparse.Namespace) -> int:
                 else f"{len(files)} files {files[0].name} .. {files[-1].name} in {out.parent}"
             )
         else:
-            written = rec.to_minian(out, chunk_frames=args.chunk_frames, overwrite=args.overwrite, progress=progress)
+            written = rec.to_minian(
+                out,
+                chunk_frames=args.chunk_frames,
+                overwrite=args.overwrite,
+                progress=progress,
+                varr_dtype=args.varr_dtype,
+                varr_range=(args.vmin, args.vmax),
+            )
     except (ValueError, FileExistsError, RuntimeError) as err:
         raise UserError(str(err)) from err
     except OSError as err:

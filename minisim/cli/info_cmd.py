@@ -24,6 +24,11 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
     if "damaged" in info:
         raise UserError(info["damaged"])
+    if "other_format" in info:
+        print(f"{info['path']}: NOT READABLE by this minisim (store format_version {info['format_version']})")
+        print(f"  {info['other_format']}")
+        print(f"  regenerate with: {info['regenerate']}")
+        return 0
     status = "complete" if info["complete"] else f"INCOMPLETE ({info.get('chunks_done', '?')} chunks written)"
     print(f"{info['path']}: {status}")
     for key in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "observed",
