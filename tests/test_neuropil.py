@@ -108,6 +108,22 @@ def test_movie_gets_amplitude_times_mean_of_components():
     np.testing.assert_allclose(added, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_min_max_normalization_restores_1_0_fields():
+    """1.0's fields span [0, 1] on the canvas at a shared mean; the same noise, about half the level of ours."""
+    ours = ms.simulate(_spec(ms.Neuropil(spatial_sigma_um=10.0))).ground_truth.neuropil_spatial
+    rec = ms.simulate(_spec(ms.Neuropil(spatial_sigma_um=10.0, spatial_normalization="min_max")))
+    old = rec.ground_truth.neuropil_spatial
+    means = old.mean(axis=(1, 2))
+    np.testing.assert_allclose(means, means.mean(), rtol=1e-5)  # one common mean
+    assert 0.3 < means.mean() < 0.7  # a min/max-scaled smooth field sits near the middle of [0, 1]
+    assert float(old.min()) >= 0.0
+    for k in range(old.shape[0]):  # an affine map of the same field, so perfectly correlated with ours
+        assert np.corrcoef(old[k].ravel(), ours[k].ravel())[0, 1] > 0.999
+    added = rec.stage("neuropil").values.astype(float) - rec.stage("cells_only").values.astype(float)
+    expected = 0.5 * np.einsum("kt,khw->thw", rec.ground_truth.neuropil_temporal, old) / 3
+    np.testing.assert_allclose(added, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_bleaching_fades_the_neuropil_with_the_population_mean():
     plain = ms.simulate(_spec(ms.Neuropil())).ground_truth
     faded = ms.simulate(_spec(ms.Neuropil(), ms.Bleaching(bleach_susceptibility=0.3))).ground_truth

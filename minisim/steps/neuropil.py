@@ -44,6 +44,10 @@ class Neuropil(StepSpec):
         Coefficient of variation of each spatial field.
     attenuate_by_optics : bool
         Scale the neuropil like an in-focus cell at the focal plane (see Notes).
+    spatial_normalization : {"unit_mean", "min_max"}
+        ``"unit_mean"`` (default) gives each field mean 1 and coefficient of
+        variation ``spatial_contrast``; ``"min_max"`` restores minisim 1.0's
+        fields (see Notes).
 
     Notes
     -----
@@ -57,7 +61,11 @@ class Neuropil(StepSpec):
     tiles keyed on their position relative to the field of view and filtered
     with full support, so the neuropil under a given tissue point does not
     depend on the canvas margin (adding brain motion does not reshuffle it).
-    minisim 1.0 instead min/max-normalized each field over the canvas.
+    minisim 1.0 instead min/max-normalized each field over the canvas and
+    rescaled the fields to a common mean; ``spatial_normalization="min_max"``
+    does that (``spatial_contrast`` is then unused). Its fields average about
+    0.5 rather than 1, so at the same ``amplitude`` the 1.0 neuropil is about
+    half as bright, and its contrast depends on the canvas size.
 
     Temporal part: ``T_k = (1 - c) exp(s OU_k - s**2/2) + c P``, where
     ``OU_k`` is a stationary unit Ornstein-Uhlenbeck process (exact AR(1)
@@ -87,6 +95,7 @@ class Neuropil(StepSpec):
     fluctuation_log_sigma: Annotated[float, bounded(ge=0, le=3)] = 0.4
     spatial_contrast: Annotated[float, bounded(ge=0, le=1, hint="coefficient of variation, e.g. 0.25")] = 0.25
     attenuate_by_optics: bool = False
+    spatial_normalization: Literal["unit_mean", "min_max"] = "unit_mean"
 
     stage: ClassVar[str] = "neuropil"
     domain: ClassVar[Any] = "tissue"
@@ -148,6 +157,7 @@ class Neuropil(StepSpec):
             geo.margin_px,
             self.spatial_sigma_um / geo.pixel_size_um,
             self.spatial_contrast,
+            self.spatial_normalization,
         )
 
 
@@ -209,11 +219,13 @@ def spatial_fields(
     margin_px: int,
     sigma_px: float,
     contrast: float,
+    normalization: str = "unit_mean",
 ) -> np.ndarray:
     """All spatial components on the canvas, float32 ``(component, H, W)`` (cached, read-only)."""
-    out = np.stack(
-        [spatial_field(seed, step_id, k, canvas_shape, margin_px, sigma_px, contrast) for k in range(n_components)]
-    ).astype(np.float32)
+    fields = [spatial_field(seed, step_id, k, canvas_shape, margin_px, sigma_px, contrast) for k in range(n_components)]
+    if normalization == "min_max":
+        fields = min_max_fields(fields)
+    out = np.stack(fields).astype(np.float32)
     out.flags.writeable = False
     return out
 
@@ -236,6 +248,17 @@ def spatial_field(
     kernel = gaussian_kernel_1d(sigma_px)
     z = sig.fftconvolve(noise, np.outer(kernel, kernel), mode="valid")  # full kernel support: exactly (h, w)
     return np.maximum(0.0, 1.0 + contrast * z / filtered_noise_std(sigma_px))
+
+
+def min_max_fields(fields: list[np.ndarray]) -> list[np.ndarray]:
+    """minisim 1.0's fields: each rescaled to [0, 1] over the canvas, then all to their common mean."""
+    scaled = []
+    for field in fields:
+        low, high = float(field.min()), float(field.max())
+        scaled.append((field - low) / (high - low) if high > low else np.full_like(field, 0.5))
+    means = [float(f.mean()) for f in scaled]
+    common = float(np.mean(means))
+    return [f * (common / m) if m > 0 else f for f, m in zip(scaled, means, strict=True)]
 
 
 def ou_process(n_frames: int, a: float, rng: np.random.Generator) -> np.ndarray:
