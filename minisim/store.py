@@ -348,9 +348,15 @@ def _all_written(*flags: np.ndarray) -> np.ndarray:
 
 
 def _finish(tmp: Path, dest: Path, status: str) -> None:
+    """Mark the write complete, list its contents, drop the manifest, rename into place.
+
+    Each step leaves a state that a rerun finishes: until the manifest is gone
+    it is an unfinished write whose chunks are all done; after, a finished
+    write whose rename is missing (:func:`_finished`).
+    """
     # A write killed mid-chunk leaves zarr's own temporary chunk file ("<key>.<uuid>.partial");
     # the chunk itself was rewritten on resume, so the leftover only breaks byte-identity.
-    for leftover in [*tmp.rglob("*.partial"), tmp / (MANIFEST + ".tmp")]:
+    for leftover in [*tmp.rglob("*.partial"), tmp / (MANIFEST + ".tmp"), tmp / (CONTENTS + ".tmp")]:
         if leftover.is_file():
             leftover.unlink()
     root = zc.open_group(str(tmp), mode="r+")
@@ -358,13 +364,8 @@ def _finish(tmp: Path, dest: Path, status: str) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not recognized as a component", category=UserWarning)
         zc.consolidate_metadata(str(tmp))
-    manifest = (tmp / MANIFEST).read_bytes()
-    (tmp / MANIFEST).unlink()  # listed nowhere: the contents below describe the finished store
-    try:
-        write_contents(tmp)
-    except BaseException:
-        (tmp / MANIFEST).write_bytes(manifest)  # still resumable
-        raise
+    write_contents(tmp, exclude=(MANIFEST,))  # the manifest is about to go: listed nowhere
+    (tmp / MANIFEST).unlink()
     _rename_into_place(tmp, dest, status)
 
 

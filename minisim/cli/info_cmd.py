@@ -24,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
     if "damaged" in info:
         raise UserError(info["damaged"])
-    status = "complete" if info["complete"] else f"INCOMPLETE ({info.get('chunks_done', '?')} chunks written)"
+    done = str(info.get("chunks_done", "?"))
+    status = "complete" if info["complete"] else f"INCOMPLETE ({done}{' chunks written' if '/' in done else ''})"
     print(f"{info['path']}: {status}")
     for key in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "observed",
                 "n_units", "stages", "ground_truth_fields"):  # fmt: skip
