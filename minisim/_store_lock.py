@@ -92,6 +92,7 @@ def destination_lock(dest: str | os.PathLike[str], *, stale_s: float = STALE_S) 
         names the PID, the host and what to do.
     """
     path = lock_path(dest)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the destination's missing parents, as the write would
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "token": uuid.uuid4().hex}
     for _attempt in range(5):
         try:

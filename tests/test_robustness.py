@@ -567,3 +567,49 @@ def test_orphaned_cache_partials_of_dead_processes_are_removed(tmp_path):
     ms.simulate_cached(spec, root=tmp_path)
     assert not orphan.exists() and live.exists()
     assert cache_mod.remove_orphans(tmp_path) == []
+
+
+# ---------------------------------------------------------------- found by tests/test_fuzz.py
+
+
+def test_save_creates_missing_parent_directories_under_the_lock(tmp_path):
+    out = ms.simulate(tiny(duration_s=0.25)).save(tmp_path / "new" / "deep" / "o.zarr")
+    store.verify(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["o.zarr"]
+
+
+def test_orphaned_set_up_directory_of_a_killed_cache_build_is_removed(tmp_path):
+    spec = tiny(duration_s=0.25)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f"..{spec.cache_key()}.{int(dead.stdout)}.0123abcd.zarr.partial.init-1-0123abcd"
+    orphan.mkdir()
+    ms.simulate_cached(spec, root=tmp_path)
+    assert not orphan.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_memory_limit_applies_to_its_run_only(saved, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MINISIM_MEMORY_LIMIT", raising=False)
+    err = one_line_error(*cli(capsys, "simulate", saved / "tiny.json", "--out", tmp_path / "m.zarr",
+                              "--memory-limit", "1kB", "--no-progress"))  # fmt: skip
+    assert "1 kB" in err
+    assert "MINISIM_MEMORY_LIMIT" not in os.environ  # main() in-process leaves the environment as it was
+    check_memory(tiny())
+
+
+def test_graph_outputs_onto_a_directory_or_into_a_store_are_clean_errors(saved, tmp_path, capsys):
+    (tmp_path / "dir").mkdir()
+    assert "is a directory" in one_line_error(*cli(capsys, "graph", "--out", tmp_path / "dir"))
+    err = one_line_error(*cli(capsys, "graph", "--out", saved / "t1.zarr" / "g.md"))
+    assert "inside the minisim store" in err
+    assert "minisim store" in one_line_error(*cli(capsys, "graph", "--write", "--graphs-dir", saved / "t1.zarr"))
+    store.verify(saved / "t1.zarr")
+    assert cli(capsys, "graph", "--out", tmp_path / "g.md")[0] == 0
+    assert "# Dataflow: default" in (tmp_path / "g.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "g.md"]
+
+
+def test_a_duration_beyond_exact_frame_indices_is_refused(capsys):
+    code = main(["spec", "--duration", "1e308"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "frames" in err and out == "" and "Traceback" not in err
