@@ -178,7 +178,25 @@ def in_child(fn, *args) -> int:
             code = 1
         sys.stderr.flush()
         os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return _wait(pid, CHILD_TIMEOUT_S)
+
+
+#: Seconds a child (a write, a check) may take before it counts as hung: killed, reported as a failure.
+CHILD_TIMEOUT_S = 120.0
+
+
+def _wait(pid: int, timeout_s: float) -> int:
+    """The child's exit status; a child still running after ``timeout_s`` is SIGKILLed and gives 124."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    print(f"fuzz_kill: child {pid} hung for {timeout_s:g} s and was killed", file=sys.stderr, flush=True)
+    return 124
 
 
 def killed_child(fn, args: tuple, delay_s: float) -> bool:

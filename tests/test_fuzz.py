@@ -428,8 +428,15 @@ def test_random_kill_points_leave_absent_resumable_or_verified_outputs(tmp_path)
         procs.append(subprocess.Popen([sys.executable, str(script), str(work), str(n), str(seed + i)],
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))  # fmt: skip
     results, errors = [], []
+    limit_s = 300 + 30 * max(per_job)  # a kill point takes about a second; a hung job must not hang the suite
     for proc in procs:
-        out, err = proc.communicate(timeout=3600)
+        try:
+            out, err = proc.communicate(timeout=limit_s)
+        except subprocess.TimeoutExpired:
+            for p in procs:
+                p.kill()
+                p.communicate()
+            raise
         assert proc.returncode == 0, err[-4000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
         errors.append(err)

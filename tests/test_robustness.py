@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -98,6 +99,9 @@ def test_second_writer_is_refused_naming_pid_and_host_and_neither_result_is_touc
     )  # fmt: skip
     assert first.stdin is not None and first.stdout is not None
     try:
+        # never block on a writer that hangs before it reports (select, then read the line it wrote)
+        ready, _, _ = select.select([first.stdout], [], [], 120)
+        assert ready, "the paused writer did not take the lock within 120 s"
         assert first.stdout.readline().strip() == "locked"
         with pytest.raises(StoreLockedError) as err:  # the Python API
             ms.simulate(tiny(seed=4)).save(dest, overwrite=True)
@@ -112,7 +116,7 @@ def test_second_writer_is_refused_naming_pid_and_host_and_neither_result_is_touc
         assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
     finally:
         first.kill()
-        first.wait()
+        first.wait(timeout=30)
     store.verify(dest)  # the first writer's result is complete and is its own
     assert ms.Recording.load(dest).spec == tiny(seed=3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zarr", "s3.json"]
@@ -120,7 +124,9 @@ def test_second_writer_is_refused_naming_pid_and_host_and_neither_result_is_touc
 
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     dest = tmp_path / "s.zarr"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     lock_path(dest).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "started": 0}))
     with destination_lock(dest) as held:
         assert json.loads(held.read_text())["pid"] == os.getpid()
@@ -216,7 +222,9 @@ def test_minian_export_leaves_no_temporaries_and_cleans_a_killed_ones(saved, tmp
     rec = ms.Recording.load(saved / "t1.zarr")
     out = tmp_path / "mn"
     out.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     orphan = tmp_path / f".mn.varr.zarr.{int(dead.stdout)}-0123abcd.tmp.zarr"
     orphan.mkdir()
     rec.to_minian(out, progress=False)
@@ -226,7 +234,9 @@ def test_minian_export_leaves_no_temporaries_and_cleans_a_killed_ones(saved, tmp
 
 def test_export_temporary_of_a_dead_process_is_removed(saved, tmp_path):
     target = tmp_path / "m.tif"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     orphan = target.with_name(f".m.tif.{int(dead.stdout)}-0123abcd.tmp.tif")
     orphan.write_bytes(b"half")
     live = temp_name(target)
@@ -557,7 +567,9 @@ def test_huge_values_are_not_echoed_whole():
 
 def test_orphaned_cache_partials_of_dead_processes_are_removed(tmp_path):
     spec = tiny(duration_s=0.5)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     pid = int(dead.stdout)
     orphan = tmp_path / f".{spec.cache_key()}.{pid}.0123abcd.zarr.partial"
     orphan.mkdir()
@@ -580,7 +592,9 @@ def test_save_creates_missing_parent_directories_under_the_lock(tmp_path):
 
 def test_orphaned_set_up_directory_of_a_killed_cache_build_is_removed(tmp_path):
     spec = tiny(duration_s=0.25)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     orphan = tmp_path / f"..{spec.cache_key()}.{int(dead.stdout)}.0123abcd.zarr.partial.init-1-0123abcd"
     orphan.mkdir()
     ms.simulate_cached(spec, root=tmp_path)
