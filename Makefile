@@ -96,13 +96,15 @@ test-photometry: $(STAMPP)
 FUZZ_EXAMPLES ?= 20000
 FUZZ_KILLS ?= 1000
 FUZZ_JOBS ?= 2
+# Seconds any one fuzz test may run (pytest-timeout); the kill-point jobs also bound each child and each job.
+FUZZ_TIMEOUT ?= 7200
 fuzz: $(STAMP)
 	MINISIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MINISIM_FUZZ_KILLS=$(FUZZ_KILLS) MINISIM_FUZZ_JOBS=$(FUZZ_JOBS) \
-		$(BIN)/python -m pytest -q -p no:cacheprovider --timeout 0 tests/test_fuzz.py
+		$(BIN)/python -m pytest -q -p no:cacheprovider --timeout $(FUZZ_TIMEOUT) tests/test_fuzz.py
 
 # The bounded budget of .ci/run's fuzz stage: the issue's acceptance (2,000 specs, 200 kill points).
 fuzz-ci:
-	$(MAKE) fuzz FUZZ_EXAMPLES=2000 FUZZ_KILLS=200 FUZZ_JOBS=2
+	$(MAKE) fuzz FUZZ_EXAMPLES=2000 FUZZ_KILLS=200 FUZZ_JOBS=2 FUZZ_TIMEOUT=600
 
 lint: $(STAMP)
 	$(BIN)/ruff check minisim tests benchmarks

@@ -432,7 +432,7 @@ def test_random_kill_points_leave_absent_resumable_or_verified_outputs(tmp_path)
     for proc in procs:
         try:
             out, err = proc.communicate(timeout=limit_s)
-        except subprocess.TimeoutExpired:
+        except BaseException:  # the limit, or pytest-timeout / Ctrl-C: leave no job running
             for p in procs:
                 p.kill()
                 p.communicate()
