@@ -389,6 +389,31 @@ def _rename_into_place(tmp: Path, dest: Path, status: str) -> None:
         os.replace(tmp, dest)
 
 
+def _finish_interrupted_replace(dest: Path) -> None:
+    """Complete a replacing rename that was killed between its two steps (we hold the lock).
+
+    The old store was moved aside to ``.<name>.replaced-*``; the new one is
+    finished in ``<name>.partial``: rename it into place, as the interrupted
+    write was about to. Without a finished new store, the old one goes back.
+    """
+    backups = sorted(dest.parent.glob(f".{dest.name}.replaced-*"))
+    if dest.exists() or not backups:
+        return
+    tmp = partial_path(dest)
+    if _finished(tmp):
+        os.replace(tmp, dest)
+    else:  # pragma: no cover - the backup is only made once the new store is finished
+        os.replace(backups[-1], dest)
+
+
+def tidy_destination(path: str | os.PathLike[str]) -> None:
+    """Under the destination's lock, finish an interrupted replace and remove what killed writes left beside it."""
+    dest = Path(path).expanduser().absolute()
+    with destination_lock(dest):
+        _finish_interrupted_replace(dest)
+        _cleanup_orphans(dest)
+
+
 def _cleanup_orphans(dest: Path) -> None:
     """Remove what killed writes of ``dest`` left beside it (we hold its lock, so none is live)."""
     for pattern in (f".{dest.name}.partial.init-*", f".{dest.name}.replaced-*"):
@@ -473,10 +498,11 @@ def _save_locked(
     resume: bool,
 ) -> Path:
     key = recording.spec.cache_key()
+    _finish_interrupted_replace(dest)
     status = check_destination(dest, overwrite=overwrite, resume=resume, spec_key=key)  # again, now locked
+    _cleanup_orphans(dest)
     if status == "done":
         return dest
-    _cleanup_orphans(dest)
     tmp = partial_path(dest)
     if chunk_frames is not None:
         chunk_frames = _positive_frames(chunk_frames)

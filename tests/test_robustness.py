@@ -627,3 +627,55 @@ def test_a_duration_beyond_exact_frame_indices_is_refused(capsys):
     code = main(["spec", "--duration", "1e308"])
     out, err = capsys.readouterr()
     assert code == 2 and "frames" in err and out == "" and "Traceback" not in err
+
+
+@pytest.mark.parametrize("instant", ["between-the-renames", "before-the-old-store-is-deleted"])
+def test_a_replacing_save_killed_in_its_rename_is_finished_by_resume(instant, saved, tmp_path, monkeypatch, capsys):
+    dest = copy_store(saved, tmp_path, "r.zarr")
+    (tmp_path / "s3.json").write_text(tiny(seed=3).to_json())
+    real_replace, real_rmtree = os.replace, store.shutil.rmtree
+
+    def replace(src, dst):
+        if instant == "between-the-renames" and Path(dst) == dest:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    def rmtree(path, *a, **k):
+        if instant == "before-the-old-store-is-deleted" and ".replaced-" in str(path):
+            raise KeyboardInterrupt
+        return real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    monkeypatch.setattr(store.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        ms.simulate(tiny(seed=3), chunk_frames=5).save(dest, overwrite=True)
+    monkeypatch.undo()
+    if not dest.exists():
+        with pytest.raises(StoreError, match="--resume") as err:
+            ms.Recording.load(dest)
+        assert "overwrite" not in str(err.value)
+    argv = ["simulate", tmp_path / "s3.json", "--out", dest, "--overwrite", "--resume", "--no-progress",
+            "--chunk-frames", "5"]  # fmt: skip
+    assert cli(capsys, *argv)[0] == 0
+    store.verify(dest)
+    assert ms.Recording.load(dest).spec == tiny(seed=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.zarr", "s3.json"]
+
+
+def test_a_lock_never_exists_without_its_holder_and_leftovers_are_removed(tmp_path, monkeypatch):
+    from minisim import _store_lock
+
+    dest = tmp_path / "s.zarr"
+    monkeypatch.setattr(_store_lock.os, "link", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt), destination_lock(dest):
+        pass
+    monkeypatch.undo()
+    assert not lock_path(dest).exists()  # killed while taking it: no empty lock naming nobody
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
+    (tmp_path / f".s.zarr.lock.{int(dead.stdout)}-0123abcd.tmp").write_text("{}")
+    (tmp_path / "s.zarr.lock.stale-0123abcd").write_text("{}")
+    with destination_lock(dest) as held:
+        assert json.loads(held.read_text())["pid"] == os.getpid()
+    assert list(tmp_path.iterdir()) == []

@@ -233,7 +233,7 @@ def summary(rec: Any, out: Path, elapsed_s: float | None, where: str = "") -> st
 
 def run(args: argparse.Namespace) -> int:
     from minisim.engine import simulate
-    from minisim.store import StoreError, check_destination, load, partial_path, save
+    from minisim.store import StoreError, check_destination, load, partial_path, save, tidy_destination
 
     start = time.perf_counter()
     spec = build_spec(args)
@@ -246,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
     if status == "done":
         try:
+            tidy_destination(out)  # what a write killed after its rename left beside the store
             done = load(out)
         except StoreError as err:
             raise UserError(f"{err} (--resume found this store complete, but it does not load)") from err
