@@ -1,8 +1,10 @@
 """An exclusive lock on a store's destination, shared by processes and hosts on one filesystem.
 
-The lock is a small JSON file ``<dest>.lock`` beside the destination, created
-with ``O_CREAT | O_EXCL`` (atomic on local filesystems and on NFSv3+), naming
-the process (PID), the host and the time it started. While held, a thread
+The lock is a small JSON file ``<dest>.lock`` beside the destination, naming
+the process (PID), the host and the time it started, created whole in one
+step: written under a private name and hard-linked to ``<dest>.lock``, which
+fails when it exists (atomic on local filesystems and on NFSv3+, as
+``O_CREAT | O_EXCL`` is), so a kill never leaves an empty lock. While held, a thread
 touches it every :data:`HEARTBEAT_S` seconds. A lock is *stale*, and is taken
 over, when its process is gone (same host: the PID no longer exists) or its
 heartbeat stopped for :data:`STALE_S` seconds (another host, where the PID
