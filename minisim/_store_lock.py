@@ -42,6 +42,8 @@ class StoreLockedError(StoreError):
 def lock_path(dest: str | os.PathLike[str]) -> Path:
     """The lock file guarding writes to ``dest``."""
     p = Path(dest)
+    if not p.name:  # '' or '.': the directory itself, by its real name
+        p = p.resolve()
     return p.with_name(p.name + LOCK_SUFFIX)
 
 

@@ -679,3 +679,13 @@ def test_a_lock_never_exists_without_its_holder_and_leftovers_are_removed(tmp_pa
     with destination_lock(dest) as held:
         assert json.loads(held.read_text())["pid"] == os.getpid()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["", "."])
+def test_info_and_verify_of_the_current_directory_are_clean_errors(path, tmp_path, capsys, monkeypatch):
+    """Found by the command-line fuzzer: `minisim info ''` raised ValueError ('.' has an empty name)."""
+    monkeypatch.chdir(tmp_path)
+    for cmd in ("info", "verify"):
+        err = one_line_error(*cli(capsys, cmd, path))
+        assert "not a minisim" in err
+    assert list(tmp_path.iterdir()) == []
