@@ -37,7 +37,7 @@ MINIAN_SRC := .minian-src/minian-$(MINIAN_VERSION)
 # none of them uses minisim.
 MINIAN_NEEDS_DEMO_DATA := test_cross_reg.py test_pipeline.py test_pre_processing.py
 
-.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint bench golden clean
+.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint fuzz fuzz-ci bench golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -100,6 +100,22 @@ test-zarr2: $(STAMP2)
 test-photometry: $(STAMPP)
 	@$(BINP)/python -c "import importlib.metadata as m; print(*(f'{p} {m.version(p)}' for p in ('ibl-photometry', 'ONE-api', 'ibllib', 'pandas')), sep=', ')"
 	$(BINP)/python -m pytest -q -p no:cacheprovider tests/photometry_consumer tests/test_photometry.py tests/test_photometry_io.py
+
+# Property-based fuzzing (tests/test_fuzz.py) with a long budget; `make test` runs a short one.
+# FUZZ_EXAMPLES generated specs (command lines: a tenth, end-to-end simulations: a hundredth),
+# FUZZ_KILLS SIGKILLs at random instants of save, replace, export and cache writes, in FUZZ_JOBS processes.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_KILLS ?= 1000
+FUZZ_JOBS ?= 2
+# Seconds any one fuzz test may run (pytest-timeout); the kill-point jobs also bound each child and each job.
+FUZZ_TIMEOUT ?= 7200
+fuzz: $(STAMP)
+	MINISIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) MINISIM_FUZZ_KILLS=$(FUZZ_KILLS) MINISIM_FUZZ_JOBS=$(FUZZ_JOBS) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider --timeout $(FUZZ_TIMEOUT) tests/test_fuzz.py
+
+# The bounded budget of .ci/run's fuzz stage: the issue's acceptance (2,000 specs, 200 kill points).
+fuzz-ci:
+	$(MAKE) fuzz FUZZ_EXAMPLES=2000 FUZZ_KILLS=200 FUZZ_JOBS=2 FUZZ_TIMEOUT=600
 
 lint: $(STAMP)
 	$(BIN)/ruff check minisim tests benchmarks

@@ -34,8 +34,8 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in _UNLISTED)
+def _files(root: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name not in _UNLISTED and p.name not in exclude)
 
 
 def _chunk_keys(meta: dict[str, Any]) -> list[str]:
@@ -57,10 +57,13 @@ def arrays_of(root: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def write_contents(root: Path) -> None:
-    """Record every file's size and SHA-256 and every array's chunk count in ``root``."""
+def write_contents(root: Path, exclude: tuple[str, ...] = ()) -> None:
+    """Record every file's size and SHA-256 and every array's chunk count in ``root``.
+
+    Files named in ``exclude`` (at any depth) are left out.
+    """
     arrays = {path: len(_chunk_keys(meta)) for path, meta in arrays_of(root).items()}
-    files = {p.relative_to(root).as_posix(): [p.stat().st_size, sha256_file(p)] for p in _files(root)}
+    files = {p.relative_to(root).as_posix(): [p.stat().st_size, sha256_file(p)] for p in _files(root, exclude)}
     tmp = root / (CONTENTS + ".tmp")
     tmp.write_text(json.dumps({"arrays": arrays, "files": files}, sort_keys=True))
     tmp.replace(root / CONTENTS)

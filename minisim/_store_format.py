@@ -23,6 +23,8 @@ class StoreError(ValueError):
 def partial_path(path: str | os.PathLike[str]) -> Path:
     """Where an unfinished write of ``path`` lives."""
     p = Path(path)
+    if not p.name:  # '' or '.': the directory itself, by its real name
+        p = p.resolve()
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 

@@ -1,8 +1,10 @@
 """An exclusive lock on a store's destination, shared by processes and hosts on one filesystem.
 
-The lock is a small JSON file ``<dest>.lock`` beside the destination, created
-with ``O_CREAT | O_EXCL`` (atomic on local filesystems and on NFSv3+), naming
-the process (PID), the host and the time it started. While held, a thread
+The lock is a small JSON file ``<dest>.lock`` beside the destination, naming
+the process (PID), the host and the time it started, created whole in one
+step: written under a private name and hard-linked to ``<dest>.lock``, which
+fails when it exists (atomic on local filesystems and on NFSv3+, as
+``O_CREAT | O_EXCL`` is), so a kill never leaves an empty lock. While held, a thread
 touches it every :data:`HEARTBEAT_S` seconds. A lock is *stale*, and is taken
 over, when its process is gone (same host: the PID no longer exists) or its
 heartbeat stopped for :data:`STALE_S` seconds (another host, where the PID
@@ -13,6 +15,7 @@ first, so two processes that both find it stale cannot both win.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -39,6 +42,8 @@ class StoreLockedError(StoreError):
 def lock_path(dest: str | os.PathLike[str]) -> Path:
     """The lock file guarding writes to ``dest``."""
     p = Path(dest)
+    if not p.name:  # '' or '.': the directory itself, by its real name
+        p = p.resolve()
     return p.with_name(p.name + LOCK_SUFFIX)
 
 
@@ -81,6 +86,45 @@ def _describe(holder: dict[str, Any]) -> str:
     return f"PID {holder.get('pid', '?')} on {holder.get('host', '?')}{when}"
 
 
+def _publish(path: Path, me: dict[str, Any]) -> bool:
+    """Create the lock file with its content in one step; False when it exists already.
+
+    The content is written to a private temporary first and hard-linked to
+    ``path`` (``link`` fails when ``path`` exists, like ``O_EXCL``), so a
+    process killed at any instant never leaves an empty lock that names
+    nobody. Filesystems without hard links fall back to ``O_CREAT | O_EXCL``.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(me))
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Lock temporaries of dead processes, and stale locks already set aside by a takeover."""
+    for entry in path.parent.glob(f".{path.name}.*-*.tmp"):
+        pid = entry.name.removeprefix(f".{path.name}.").split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            entry.unlink(missing_ok=True)
+    for old in path.parent.glob(f"{path.name}.stale-*"):
+        old.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def destination_lock(dest: str | os.PathLike[str], *, stale_s: float = STALE_S) -> Iterator[Path]:
     """Hold the exclusive write lock of ``dest`` for the duration of the block.
@@ -92,11 +136,11 @@ def destination_lock(dest: str | os.PathLike[str], *, stale_s: float = STALE_S) 
         names the PID, the host and what to do.
     """
     path = lock_path(dest)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the destination's missing parents, as the write would
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "token": uuid.uuid4().hex}
+    _remove_leftovers(path)
     for _attempt in range(5):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        if not _publish(path, me):
             holder = _holder(path)
             if holder is None:
                 continue  # released meanwhile
@@ -111,8 +155,6 @@ def destination_lock(dest: str | os.PathLike[str], *, stale_s: float = STALE_S) 
                 for old in path.parent.glob(f"{path.name}.stale-*"):
                     old.unlink(missing_ok=True)
             continue
-        with os.fdopen(fd, "w") as fh:
-            json.dump(me, fh)
         break
     else:  # pragma: no cover - five races lost in a row
         raise StoreLockedError(f"could not take the write lock {str(path)!r}; fix: retry")

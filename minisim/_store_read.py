@@ -13,7 +13,7 @@ import numpy as np
 
 from minisim import _zarr_compat as zc
 from minisim._base import RecordingFormatWarning
-from minisim._store_check import NamedReads, quick_check
+from minisim._store_check import CONTENTS, NamedReads, quick_check
 from minisim._store_format import (
     FORMAT_VERSION,
     GT,
@@ -92,6 +92,11 @@ def load(path: str | os.PathLike[str]) -> Any:
                 f"{str(p)!r} is not finished: an interrupted write is in {str(tmp)!r} ({n} frame chunks "
                 f"done); {_resume_hint(p)}"
             )
+        if (tmp / CONTENTS).is_file():
+            raise StoreError(
+                f"{str(p)!r} is not finished: its write in {str(tmp)!r} completed but was interrupted before "
+                f"being renamed into place; {_resume_hint(p)}"
+            )
         raise StoreError(
             f"no minisim recording at {str(p)!r}; fix: check the path, or write one with `minisim simulate --out PATH`"
         )
@@ -166,7 +171,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise StoreError(f"{str(where)!r} is not a minisim recording ({kind}); fix: pass a store written by "
                          "`minisim simulate --out PATH`")  # fmt: skip
     attrs = attrs or {}
-    info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None}
+    renamed = where == p  # else the unfinished write beside a missing store
+    info: dict[str, Any] = {"path": str(where), "complete": bool(attrs.get("complete")) and m is None and renamed}
     if m is None and attrs.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
         info["other_format"] = other_format_message(where, attrs["format_version"])
         info["regenerate"] = regenerate_command(where)
@@ -180,6 +186,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     if m is not None:
         total = len(range(0, m.layout["arrays"]["observed"][0][0], m.layout["chunk_frames"]))
         info["chunks_done"] = f"{len(m.done)}/{total}"
+    elif not info["complete"] and attrs.get("complete"):
+        info["chunks_done"] = "all; only the rename into place is missing"
     if (where / ".zgroup").is_file() and (where / "observed" / ".zarray").is_file():
         meta = _read_json(where / "observed" / ".zarray") or {}
         info["observed"] = f"{tuple(meta.get('shape', ()))} {np.dtype(meta.get('dtype', 'u1')).name}"

@@ -20,6 +20,9 @@ from minisim._base import Base, bounded
 #: Refractive index of brain tissue used for the depth of field.
 TISSUE_REFRACTIVE_INDEX = 1.33
 
+#: Most frames a recording may have: frame indices stay exact in float64 (2**53).
+MAX_FRAMES = float(2**53)
+
 
 class Optics(Base):
     """The objective: numerical aperture, magnification and aberrations.
@@ -188,6 +191,11 @@ class Acquisition(Base):
 
     @model_validator(mode="after")
     def _at_least_one_frame(self) -> Acquisition:
+        if not self.duration_s * self.fps <= MAX_FRAMES:
+            raise ValueError(
+                f"duration_s = {self.duration_s:g} s at fps = {self.fps:g} Hz is more than {MAX_FRAMES:.0e} frames "
+                "(frame indices would lose precision); fix: set a realistic duration_s (an hour is 3600 s)"
+            )
         if self.n_frames < 1:
             raise ValueError(
                 f"duration_s = {self.duration_s} s at fps = {self.fps} Hz gives no frame; "

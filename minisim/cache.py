@@ -168,7 +168,7 @@ def _build(spec: Spec, dest: Path) -> None:
         raise
 
 
-_ORPHAN = re.compile(r"^\.[0-9a-f]{16}\.(?P<pid>\d+)\.[0-9a-f]{8}\.zarr")
+_ORPHAN = re.compile(r"^\.\.?[0-9a-f]{16}\.(?P<pid>\d+)\.[0-9a-f]{8}\.zarr")
 
 
 def remove_orphans(root: Path) -> list[Path]:

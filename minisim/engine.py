@@ -263,7 +263,7 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
     if not isinstance(spec, Spec):
         raise TypeError(
             f"simulate() expects a minisim.Spec, got {type(spec).__name__}; fix: pass Spec.model_validate(data) "
-            "for a dict, Spec.from_json(path) for a file, or minisim.default_spec()"
+            "for a dict, Spec.from_json(path) for a file, or minisim.defaults.default_spec()"
         )
     if chunk_frames is not None:
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, numbers.Integral) or chunk_frames < 1:

@@ -348,9 +348,15 @@ def _all_written(*flags: np.ndarray) -> np.ndarray:
 
 
 def _finish(tmp: Path, dest: Path, status: str) -> None:
+    """Mark the write complete, list its contents, drop the manifest, rename into place.
+
+    Each step leaves a state that a rerun finishes: until the manifest is gone
+    it is an unfinished write whose chunks are all done; after, a finished
+    write whose rename is missing (:func:`_finished`).
+    """
     # A write killed mid-chunk leaves zarr's own temporary chunk file ("<key>.<uuid>.partial");
     # the chunk itself was rewritten on resume, so the leftover only breaks byte-identity.
-    for leftover in [*tmp.rglob("*.partial"), tmp / (MANIFEST + ".tmp")]:
+    for leftover in [*tmp.rglob("*.partial"), tmp / (MANIFEST + ".tmp"), tmp / (CONTENTS + ".tmp")]:
         if leftover.is_file():
             leftover.unlink()
     root = zc.open_group(str(tmp), mode="r+")
@@ -358,13 +364,8 @@ def _finish(tmp: Path, dest: Path, status: str) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*not recognized as a component", category=UserWarning)
         zc.consolidate_metadata(str(tmp))
-    manifest = (tmp / MANIFEST).read_bytes()
-    (tmp / MANIFEST).unlink()  # listed nowhere: the contents below describe the finished store
-    try:
-        write_contents(tmp)
-    except BaseException:
-        (tmp / MANIFEST).write_bytes(manifest)  # still resumable
-        raise
+    write_contents(tmp, exclude=(MANIFEST,))  # the manifest is about to go: listed nowhere
+    (tmp / MANIFEST).unlink()
     _rename_into_place(tmp, dest, status)
 
 
@@ -386,6 +387,31 @@ def _rename_into_place(tmp: Path, dest: Path, status: str) -> None:
         shutil.rmtree(backup, ignore_errors=True)
     else:
         os.replace(tmp, dest)
+
+
+def _finish_interrupted_replace(dest: Path) -> None:
+    """Complete a replacing rename that was killed between its two steps (we hold the lock).
+
+    The old store was moved aside to ``.<name>.replaced-*``; the new one is
+    finished in ``<name>.partial``: rename it into place, as the interrupted
+    write was about to. Without a finished new store, the old one goes back.
+    """
+    backups = sorted(dest.parent.glob(f".{dest.name}.replaced-*"))
+    if dest.exists() or not backups:
+        return
+    tmp = partial_path(dest)
+    if _finished(tmp):
+        os.replace(tmp, dest)
+    else:  # pragma: no cover - the backup is only made once the new store is finished
+        os.replace(backups[-1], dest)
+
+
+def tidy_destination(path: str | os.PathLike[str]) -> None:
+    """Under the destination's lock, finish an interrupted replace and remove what killed writes left beside it."""
+    dest = Path(path).expanduser().absolute()
+    with destination_lock(dest):
+        _finish_interrupted_replace(dest)
+        _cleanup_orphans(dest)
 
 
 def _cleanup_orphans(dest: Path) -> None:
@@ -473,10 +499,11 @@ def _save_locked(
     resume: bool,
 ) -> Path:
     key = recording.spec.cache_key()
+    _finish_interrupted_replace(dest)
     status = check_destination(dest, overwrite=overwrite, resume=resume, spec_key=key)  # again, now locked
+    _cleanup_orphans(dest)
     if status == "done":
         return dest
-    _cleanup_orphans(dest)
     tmp = partial_path(dest)
     if chunk_frames is not None:
         chunk_frames = _positive_frames(chunk_frames)

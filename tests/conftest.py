@@ -126,3 +126,12 @@ def fresh_process_results() -> list[dict]:
 @pytest.fixture
 def spec() -> ms.Spec:
     return small_spec()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """The counts the fuzz tests tried (tests/test_fuzz.py), when they ran."""
+    lines = config.__dict__.get("_minisim_fuzz_lines", [])
+    if lines:
+        terminalreporter.section("fuzz budget tried")
+        for line in lines:
+            terminalreporter.write_line(line)

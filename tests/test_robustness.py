@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -22,6 +24,8 @@ from minisim._atomic import temp_name
 from minisim._memory import MemoryEstimateError, check_memory
 from minisim._store_lock import StoreLockedError, destination_lock, lock_path
 from minisim.cli import main
+from minisim.defaults import default_spec
+from minisim.export_minian import MINIAN_TRUTH
 from minisim.store import StoreError
 from tests.conftest import small_spec
 
@@ -69,46 +73,60 @@ def tree(path: Path) -> dict[str, bytes]:
 # ---------------------------------------------------------------- 1. concurrent writers
 
 
-def test_second_writer_is_refused_naming_pid_and_host_and_first_result_is_untouched(saved, tmp_path):
+#: A CLI run that stops right after taking the destination lock until its stdin gets a line.
+_PAUSED_WRITER = """
+import sys
+import minisim.store as st
+real = st._save_locked
+def paused(*a, **k):
+    print("locked", flush=True)
+    sys.stdin.readline()
+    return real(*a, **k)
+st._save_locked = paused
+from minisim.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_second_writer_is_refused_naming_pid_and_host_and_neither_result_is_touched(saved, tmp_path, capsys):
     dest = copy_store(saved, tmp_path)
     before = tree(dest)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from minisim._store_lock import destination_lock as d\n"
-         "with d(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)", str(dest)],
-        stdout=subprocess.PIPE, text=True,
+    (tmp_path / "s3.json").write_text(tiny(seed=3).to_json())
+    first = subprocess.Popen(
+        [sys.executable, "-c", _PAUSED_WRITER, "simulate", str(tmp_path / "s3.json"), "--out", str(dest),
+         "--overwrite", "--no-progress", "--chunk-frames", "5"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert first.stdin is not None and first.stdout is not None
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(StoreLockedError) as err:
-            ms.simulate(tiny(seed=3)).save(dest, overwrite=True)
-        assert f"PID {holder.pid} on {socket.gethostname()}" in str(err.value)
-        assert "being written by" in str(err.value)
+        # never block on a writer that hangs before it reports (select, then read the line it wrote)
+        ready, _, _ = select.select([first.stdout], [], [], 120)
+        assert ready, "the paused writer did not take the lock within 120 s"
+        assert first.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreLockedError) as err:  # the Python API
+            ms.simulate(tiny(seed=4)).save(dest, overwrite=True)
+        assert f"being written by PID {first.pid} on {socket.gethostname()}" in str(err.value)
+        err_text = one_line_error(*cli(capsys, "simulate", saved / "tiny.json", "--out", dest, "--no-progress",
+                                       "--overwrite"))  # fmt: skip
+        assert f"PID {first.pid}" in err_text
+        assert tree(dest) == before  # the refused writers changed nothing
+        assert not store.partial_path(dest).exists()
+        first.stdin.write("go\n")
+        first.stdin.flush()
+        assert first.wait(timeout=120) == 0, first.stderr.read() if first.stderr else ""
     finally:
-        holder.kill()
-        holder.wait()
-    assert tree(dest) == before
-    assert not store.partial_path(dest).exists()
-
-
-def test_two_cli_runs_on_one_out_leave_one_loadable_store(saved, tmp_path):
-    out = tmp_path / "c.zarr"
-    cmd = [sys.executable, "-m", "minisim.cli", "simulate", str(saved / "tiny.json"), "--out", str(out),
-           "--overwrite", "--no-progress", "--chunk-frames", "2"]  # fmt: skip
-    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = [(r.wait(), r.stderr.read() if r.stderr else "") for r in runs]
-    for code, err in results:
-        assert code in (0, 2), err
-        assert "Traceback" not in err
-        if code == 2:
-            assert "being written by PID" in err
-    rec = ms.Recording.load(out)
-    store.verify(out)
-    np.testing.assert_array_equal(rec.observed.values, ms.Recording.load(saved / "t1.zarr").observed.values)
+        first.kill()
+        first.wait(timeout=30)
+    store.verify(dest)  # the first writer's result is complete and is its own
+    assert ms.Recording.load(dest).spec == tiny(seed=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zarr", "s3.json"]
 
 
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     dest = tmp_path / "s.zarr"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     lock_path(dest).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "started": 0}))
     with destination_lock(dest) as held:
         assert json.loads(held.read_text())["pid"] == os.getpid()
@@ -204,17 +222,21 @@ def test_minian_export_leaves_no_temporaries_and_cleans_a_killed_ones(saved, tmp
     rec = ms.Recording.load(saved / "t1.zarr")
     out = tmp_path / "mn"
     out.mkdir()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     orphan = tmp_path / f".mn.varr.zarr.{int(dead.stdout)}-0123abcd.tmp.zarr"
     orphan.mkdir()
     rec.to_minian(out, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mn"]
-    assert {p.name for p in out.iterdir()} >= {"varr.zarr", "C.zarr"} or len(list(out.iterdir())) >= 5
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{v}.zarr" for v in ("varr", *MINIAN_TRUTH))
 
 
 def test_export_temporary_of_a_dead_process_is_removed(saved, tmp_path):
     target = tmp_path / "m.tif"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     orphan = target.with_name(f".m.tif.{int(dead.stdout)}-0123abcd.tmp.tif")
     orphan.write_bytes(b"half")
     live = temp_name(target)
@@ -258,7 +280,7 @@ def test_a_set_up_killed_before_the_rename_leaves_nothing_resume_cannot_handle(t
     real = os.replace
 
     def killed(src, dst):
-        if ".init-" in str(src):
+        if Path(dst) == store.partial_path(dest):
             raise KeyboardInterrupt  # as if killed at the last instant of the set-up
         return real(src, dst)
 
@@ -284,6 +306,57 @@ def test_a_write_killed_after_finishing_but_before_the_rename_resumes(saved, tmp
     assert "overwrite" not in str(err.value)  # no circle: it says resume, and resume works
     ms.simulate(spec, chunk_frames=5).save(dest, resume=True)
     assert tree(dest) == tree(saved / "t1.zarr")
+
+
+#: Points of a write at which it is interrupted: the set-up (its manifest, its rename to ``.partial``),
+#: a frame chunk, and each step of the finish (consolidation, contents list, manifest removal, rename).
+INSTANTS = ["manifest-save", "init-rename", "chunk", "consolidate", "contents", "manifest-unlink", "final-rename"]
+
+
+@pytest.mark.parametrize("instant", INSTANTS)
+def test_an_interrupted_write_at_any_instant_says_resume_and_resume_gives_the_same_bytes(
+    instant, saved, tmp_path, monkeypatch, capsys
+):
+    dest = tmp_path / "r.zarr"
+    calls = {"n": 0}
+
+    def interrupt(real, when=lambda *a, **k: True):
+        def wrapper(*a, **k):
+            if when(*a, **k):
+                calls["n"] += 1
+                if calls["n"] == 1 + (instant == "chunk"):  # the chunk case lets one chunk finish first
+                    raise KeyboardInterrupt
+            return real(*a, **k)
+
+        return wrapper
+
+    real_replace, real_unlink = os.replace, Path.unlink
+    targets = {
+        "manifest-save": (store._Manifest, "save", interrupt(store._Manifest.save)),
+        "init-rename": (store.os, "replace", interrupt(real_replace, lambda s, d: Path(d) == store.partial_path(dest))),
+        "chunk": (store, "_write_chunk", interrupt(store._write_chunk)),
+        "consolidate": (store.zc, "consolidate_metadata", interrupt(store.zc.consolidate_metadata)),
+        "contents": (store, "write_contents", interrupt(store.write_contents)),
+        "manifest-unlink": (Path, "unlink", interrupt(real_unlink, lambda p, **k: p.name == store.MANIFEST)),
+        "final-rename": (store.os, "replace", interrupt(real_replace, lambda s, d: Path(d) == dest)),
+    }
+    obj, name, patched = targets[instant]
+    with dask.config.set(scheduler="synchronous"):
+        monkeypatch.setattr(obj, name, patched)
+        with pytest.raises(KeyboardInterrupt):
+            ms.simulate(tiny(), chunk_frames=5).save(dest)
+        monkeypatch.undo()
+    assert calls["n"] >= 1
+    if store.partial_path(dest).exists():  # load sends the user to --resume, never to --overwrite
+        with pytest.raises(StoreError, match="--resume") as err:
+            ms.Recording.load(dest)
+        assert "overwrite" not in str(err.value)
+        assert main(["info", str(dest)]) == 0
+        assert "resume with: minisim simulate" in capsys.readouterr().out
+    argv = ["simulate", saved / "tiny.json", "--out", dest, "--resume", "--no-progress", "--chunk-frames", "5"]
+    assert cli(capsys, *argv)[0] == 0  # the same command as the interrupted one, with --resume
+    assert tree(dest) == tree(saved / "t1.zarr")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.zarr"]
 
 
 def test_resume_on_a_store_whose_spec_was_edited_is_a_clean_error(saved, tmp_path, capsys):
@@ -337,11 +410,31 @@ def test_zero_frame_movies_are_refused_clearly(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_dependency_check_covers_optional_inputs():
-    data = ms.default_spec(duration_s=1).model_dump(mode="json")
-    data["steps"] = [s for s in data["steps"] if s["kind"] != "cell_activity"]
-    with pytest.raises(ValidationError, match=r"bleaching.*cell_activity"):
-        ms.Spec.model_validate(data)
+def _without_cell_activity(*kept: str) -> dict:
+    data = default_spec(duration_s=0.3).model_dump(mode="json")
+    data["acquisition"]["image_sensor"].update(n_px_height=32, n_px_width=32)
+    data["steps"] = [s for s in data["steps"] if s["kind"] in ("place_neurons", "optics", "composite", "sensor", *kept)]
+    return data
+
+
+def test_dependency_check_covers_optional_inputs(tmp_path):
+    with pytest.raises(
+        ValidationError, match=r"'bleaching' produces nothing without the step\(s\) \['cell_activity'\]"
+    ):
+        ms.Spec.model_validate(_without_cell_activity("bleaching", "neuropil"))
+    spec = ms.Spec.model_validate(_without_cell_activity("neuropil"))  # neuropil's use of C is optional: it runs
+    out = ms.simulate(spec).save(tmp_path / "np.zarr")
+    rec = ms.Recording.load(out)
+    assert rec.ground_truth.neuropil_spatial is not None and rec.observed.values.max() > 0
+
+
+def test_a_spec_without_movie_steps_is_refused_by_the_cli_leaving_nothing(tmp_path, capsys):
+    data = tiny().model_dump(mode="json")
+    data["steps"] = [s for s in data["steps"] if s["kind"] in ("place_neurons", "cell_activity")]
+    (tmp_path / "nm.json").write_text(json.dumps(data))
+    err = one_line_error(*cli(capsys, "simulate", tmp_path / "nm.json", "--out", tmp_path / "nm.zarr", "--no-progress"))
+    assert "no frames" in err or "movie" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nm.json"]
 
 
 def test_kind_given_as_a_list_is_a_clear_error(capsys, tmp_path):
@@ -379,7 +472,7 @@ def test_huge_specs_are_refused_with_the_estimate_and_the_limit(mutate, tmp_path
 
 
 def test_memory_limit_is_overridable_and_realistic_specs_pass(monkeypatch):
-    assert check_memory(ms.default_spec(duration_s=3600))["total"] < 4e9
+    assert check_memory(default_spec(duration_s=3600))["total"] < 4e9
     monkeypatch.setenv("MINISIM_MEMORY_LIMIT", "1kB")
     with pytest.raises(MemoryEstimateError, match="1 kB"):
         check_memory(tiny())
@@ -396,7 +489,7 @@ def test_spec_duration_zero_is_an_error_not_a_30_s_spec(capsys):
     code = main(["spec", "--duration", "0"])
     out, err = capsys.readouterr()
     assert code == 2 and "duration_s" in err and out == ""
-    assert ms.default_spec(duration_s=0.5).acquisition.duration_s == 0.5
+    assert default_spec(duration_s=0.5).acquisition.duration_s == 0.5
 
 
 def test_run_sweep_refuses_score_keys_that_clobber_its_columns():
@@ -435,13 +528,14 @@ def test_chunk_frames_accepts_numpy_integers_and_refuses_bools(tmp_path):
 
 
 def test_stages_given_as_one_string(tmp_path):
-    spec = tiny()
-    rec = ms.simulate(spec)
-    out = rec.save(tmp_path / "s.zarr", stages="composite")
-    assert "composite" in ms.Recording.load(out).stage_order
-    with pytest.raises(StoreError, match="cells_only") as err:
-        rec.save(tmp_path / "c.zarr", stages="cells_only")
-    assert "'c'" not in str(err.value)
+    rec = ms.simulate(tiny())
+    for name in ("cells_only", "composite"):  # a stage name or its step kind, as one string
+        out = rec.save(tmp_path / f"{name}.zarr", stages=name)
+        assert ms.Recording.load(out).stage_order == ("cells_only",)
+    with pytest.raises(StoreError, match="'nonsense'") as err:
+        rec.save(tmp_path / "c.zarr", stages="nonsense")
+    assert "'n'" not in str(err.value)
+    assert not (tmp_path / "c.zarr").exists() and not store.partial_path(tmp_path / "c.zarr").exists()
 
 
 def test_video_fps_zero_names_the_frame_rate(saved, tmp_path):
@@ -473,7 +567,9 @@ def test_huge_values_are_not_echoed_whole():
 
 def test_orphaned_cache_partials_of_dead_processes_are_removed(tmp_path):
     spec = tiny(duration_s=0.5)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     pid = int(dead.stdout)
     orphan = tmp_path / f".{spec.cache_key()}.{pid}.0123abcd.zarr.partial"
     orphan.mkdir()
@@ -483,3 +579,113 @@ def test_orphaned_cache_partials_of_dead_processes_are_removed(tmp_path):
     ms.simulate_cached(spec, root=tmp_path)
     assert not orphan.exists() and live.exists()
     assert cache_mod.remove_orphans(tmp_path) == []
+
+
+# ---------------------------------------------------------------- found by tests/test_fuzz.py
+
+
+def test_save_creates_missing_parent_directories_under_the_lock(tmp_path):
+    out = ms.simulate(tiny(duration_s=0.25)).save(tmp_path / "new" / "deep" / "o.zarr")
+    store.verify(out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["o.zarr"]
+
+
+def test_orphaned_set_up_directory_of_a_killed_cache_build_is_removed(tmp_path):
+    spec = tiny(duration_s=0.25)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
+    orphan = tmp_path / f"..{spec.cache_key()}.{int(dead.stdout)}.0123abcd.zarr.partial.init-1-0123abcd"
+    orphan.mkdir()
+    ms.simulate_cached(spec, root=tmp_path)
+    assert not orphan.exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_memory_limit_applies_to_its_run_only(saved, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MINISIM_MEMORY_LIMIT", raising=False)
+    err = one_line_error(*cli(capsys, "simulate", saved / "tiny.json", "--out", tmp_path / "m.zarr",
+                              "--memory-limit", "1kB", "--no-progress"))  # fmt: skip
+    assert "1 kB" in err
+    assert "MINISIM_MEMORY_LIMIT" not in os.environ  # main() in-process leaves the environment as it was
+    check_memory(tiny())
+
+
+def test_graph_outputs_onto_a_directory_or_into_a_store_are_clean_errors(saved, tmp_path, capsys):
+    (tmp_path / "dir").mkdir()
+    assert "is a directory" in one_line_error(*cli(capsys, "graph", "--out", tmp_path / "dir"))
+    err = one_line_error(*cli(capsys, "graph", "--out", saved / "t1.zarr" / "g.md"))
+    assert "inside the minisim store" in err
+    assert "minisim store" in one_line_error(*cli(capsys, "graph", "--write", "--graphs-dir", saved / "t1.zarr"))
+    store.verify(saved / "t1.zarr")
+    assert cli(capsys, "graph", "--out", tmp_path / "g.md")[0] == 0
+    assert "# Dataflow: default" in (tmp_path / "g.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "g.md"]
+
+
+def test_a_duration_beyond_exact_frame_indices_is_refused(capsys):
+    code = main(["spec", "--duration", "1e308"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "frames" in err and out == "" and "Traceback" not in err
+
+
+@pytest.mark.parametrize("instant", ["between-the-renames", "before-the-old-store-is-deleted"])
+def test_a_replacing_save_killed_in_its_rename_is_finished_by_resume(instant, saved, tmp_path, monkeypatch, capsys):
+    dest = copy_store(saved, tmp_path, "r.zarr")
+    (tmp_path / "s3.json").write_text(tiny(seed=3).to_json())
+    real_replace, real_rmtree = os.replace, store.shutil.rmtree
+
+    def replace(src, dst):
+        if instant == "between-the-renames" and Path(dst) == dest:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    def rmtree(path, *a, **k):
+        if instant == "before-the-old-store-is-deleted" and ".replaced-" in str(path):
+            raise KeyboardInterrupt
+        return real_rmtree(path, *a, **k)
+
+    monkeypatch.setattr(store.os, "replace", replace)
+    monkeypatch.setattr(store.shutil, "rmtree", rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        ms.simulate(tiny(seed=3), chunk_frames=5).save(dest, overwrite=True)
+    monkeypatch.undo()
+    if not dest.exists():
+        with pytest.raises(StoreError, match="--resume") as err:
+            ms.Recording.load(dest)
+        assert "overwrite" not in str(err.value)
+    argv = ["simulate", tmp_path / "s3.json", "--out", dest, "--overwrite", "--resume", "--no-progress",
+            "--chunk-frames", "5"]  # fmt: skip
+    assert cli(capsys, *argv)[0] == 0
+    store.verify(dest)
+    assert ms.Recording.load(dest).spec == tiny(seed=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.zarr", "s3.json"]
+
+
+def test_a_lock_never_exists_without_its_holder_and_leftovers_are_removed(tmp_path, monkeypatch):
+    from minisim import _store_lock
+
+    dest = tmp_path / "s.zarr"
+    monkeypatch.setattr(_store_lock.os, "link", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt), destination_lock(dest):
+        pass
+    monkeypatch.undo()
+    assert not lock_path(dest).exists()  # killed while taking it: no empty lock naming nobody
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
+    (tmp_path / f".s.zarr.lock.{int(dead.stdout)}-0123abcd.tmp").write_text("{}")
+    (tmp_path / "s.zarr.lock.stale-0123abcd").write_text("{}")
+    with destination_lock(dest) as held:
+        assert json.loads(held.read_text())["pid"] == os.getpid()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("path", ["", "."])
+def test_info_and_verify_of_the_current_directory_are_clean_errors(path, tmp_path, capsys, monkeypatch):
+    """Found by the command-line fuzzer: `minisim info ''` raised ValueError ('.' has an empty name)."""
+    monkeypatch.chdir(tmp_path)
+    for cmd in ("info", "verify"):
+        err = one_line_error(*cli(capsys, cmd, path))
+        assert "not a minisim" in err
+    assert list(tmp_path.iterdir()) == []

@@ -27,10 +27,37 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+def _write(out: Path, text: str) -> None:
+    """Write the diagram atomically; a directory, a path inside a store or an unwritable place is a UserError."""
+    from minisim._atomic import atomic_file
+    from minisim.export import check_output_file
+
+    try:
+        with atomic_file(check_output_file(out)) as tmp:
+            tmp.write_text(text)
+    except (ValueError, OSError) as err:
+        raise UserError(f"--out: {err}".replace("export path", "graph file")) from err
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except OSError as err:
+        raise UserError(f"{err.strerror or err} ({err.filename}); fix: choose a writable --graphs-dir") from err
+
+
+def _run(args: argparse.Namespace) -> int:
     from minisim import graph
 
     if args.write:
+        from minisim._store_format import StoreError, refuse_inside_store, store_attrs
+
+        try:
+            refuse_inside_store(Path(args.graphs_dir) / "x.md", "--graphs-dir")
+        except StoreError as err:
+            raise UserError(str(err)) from err
+        if store_attrs(Path(args.graphs_dir)) is not None:
+            raise UserError(f"--graphs-dir {args.graphs_dir!r} is a minisim store; fix: choose another directory")
         for path in graph.write_all(args.graphs_dir):
             print(f"wrote {path}")
         return 0
@@ -54,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out} is current")
         return 0
     if args.out:
-        Path(args.out).write_text(text)
+        _write(Path(args.out), text)
         print(f"wrote {args.out}")
     else:
         sys.stdout.write(text)

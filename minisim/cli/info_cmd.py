@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {info['other_format']}")
         print(f"  regenerate with: {info['regenerate']}")
         return 0
-    status = "complete" if info["complete"] else f"INCOMPLETE ({info.get('chunks_done', '?')} chunks written)"
+    done = str(info.get("chunks_done", "?"))
+    status = "complete" if info["complete"] else f"INCOMPLETE ({done}{' chunks written' if '/' in done else ''})"
     print(f"{info['path']}: {status}")
     for key in ("format_version", "spec_cache_key", "engine_version", "n_frames", "chunk_frames", "observed",
                 "n_units", "stages", "ground_truth_fields"):  # fmt: skip

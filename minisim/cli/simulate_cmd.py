@@ -157,6 +157,29 @@ def execution(scheduler: str | None, workers: int | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def _memory_limit(value: str | None) -> Iterator[None]:
+    """``--memory-limit`` for this run only (the process environment is restored after it)."""
+    from minisim._memory import MEMORY_ENV, parse_limit
+
+    if value is None:
+        yield
+        return
+    try:
+        parse_limit(value)
+    except ValueError as err:
+        raise UserError(str(err).replace(f"{MEMORY_ENV}=", "--memory-limit ")) from err
+    previous = os.environ.get(MEMORY_ENV)
+    os.environ[MEMORY_ENV] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(MEMORY_ENV, None)
+        else:
+            os.environ[MEMORY_ENV] = previous
+
+
+@contextlib.contextmanager
 def _single_threaded_libraries() -> Iterator[None]:
     """One thread per dask worker inside numpy's BLAS and OpenCV, so cores are not oversubscribed."""
     import cv2
@@ -210,7 +233,7 @@ def summary(rec: Any, out: Path, elapsed_s: float | None, where: str = "") -> st
 
 def run(args: argparse.Namespace) -> int:
     from minisim.engine import simulate
-    from minisim.store import StoreError, check_destination, load, partial_path, save
+    from minisim.store import StoreError, check_destination, load, partial_path, save, tidy_destination
 
     start = time.perf_counter()
     spec = build_spec(args)
@@ -223,20 +246,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(str(err)) from err
     if status == "done":
         try:
+            tidy_destination(out)  # what a write killed after its rename left beside the store
             done = load(out)
         except StoreError as err:
             raise UserError(f"{err} (--resume found this store complete, but it does not load)") from err
         print(summary(done, out, None, " (already complete; nothing to do)"))
         return 0
-    if args.memory_limit is not None:
-        from minisim._memory import MEMORY_ENV, parse_limit
-
-        try:
-            parse_limit(args.memory_limit)
-        except ValueError as err:
-            raise UserError(str(err).replace(f"{MEMORY_ENV}=", "--memory-limit ")) from err
-        os.environ[MEMORY_ENV] = args.memory_limit
-    with execution(args.scheduler, args.workers) as how:
+    with _memory_limit(args.memory_limit), execution(args.scheduler, args.workers) as how:
         if not args.no_progress:
             print(f"minisim: simulating {spec.acquisition.n_frames} frames on {how}", file=sys.stderr)
         try:
