@@ -18,8 +18,10 @@ The file holds what the ALF session holds, in NWB's terms:
   offset, faults) as JSON, exactly as ``alf/sim/_sim_session.params.json``.
 
 NWB time 0 is the Bpod time of the first photometry frame (``time_zero_bpod_s``
-in the parameters), so no timestamp is negative. The writer holds one
-session's frames in memory (about 70 MB for an hour of four fibers).
+in the parameters), so no timestamp is negative. Unlike the ALF writer, this
+one holds a session's frames in memory: measured on 2 cores, an hour of four
+fibers (210,895 frame rows, a 70 MB file) peaks at about 690 MB resident
+against 390 MB for ten minutes.
 """
 
 from __future__ import annotations
