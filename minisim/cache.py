@@ -169,10 +169,12 @@ def _build(spec: Spec, dest: Path) -> None:
 
 
 _ORPHAN = re.compile(r"^\.\.?[0-9a-f]{16}\.(?P<pid>\d+)\.[0-9a-f]{8}\.zarr")
+#: The empty file :func:`check_writable` creates and removes at once; a kill in between leaves it.
+_PROBE = re.compile(r"^\.write-probe-(?P<pid>\d+)-[0-9a-f]{6}$")
 
 
 def remove_orphans(root: Path) -> list[Path]:
-    """Delete what killed cache builds left in ``root`` (``.KEY.PID.UUID.zarr*`` whose PID is gone).
+    """Delete what killed cache builds left in ``root`` (``.KEY.PID.UUID.zarr*`` or a write probe whose PID is gone).
 
     Returns the paths removed. A build of a live process is never touched.
     """
@@ -188,6 +190,11 @@ def remove_orphans(root: Path) -> list[Path]:
         else:
             entry.unlink(missing_ok=True)
         removed.append(entry)
+    for probe in root.glob(".write-probe-*"):
+        m = _PROBE.match(probe.name)
+        if m is not None and not pid_alive(int(m["pid"])):
+            probe.unlink(missing_ok=True)
+            removed.append(probe)
     for trash in root.glob(".*.zarr.damaged-*"):
         shutil.rmtree(trash, ignore_errors=True)
     return removed

@@ -581,6 +581,19 @@ def test_orphaned_cache_partials_of_dead_processes_are_removed(tmp_path):
     assert cache_mod.remove_orphans(tmp_path) == []
 
 
+def test_a_write_probe_left_by_a_killed_process_is_removed(tmp_path):
+    """Found by the kill-point fuzzer: a kill between the probe's creation and removal left it in the cache."""
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
+    orphan = tmp_path / f".write-probe-{int(dead.stdout)}-0123ab"
+    orphan.write_bytes(b"")
+    live = tmp_path / f".write-probe-{os.getpid()}-0123ab"
+    live.write_bytes(b"")
+    ms.simulate_cached(tiny(duration_s=0.5), root=tmp_path)
+    assert not orphan.exists() and live.exists()
+
+
 # ---------------------------------------------------------------- found by tests/test_fuzz.py
 
 
