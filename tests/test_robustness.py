@@ -696,9 +696,9 @@ def test_a_lock_never_exists_without_its_holder_and_leftovers_are_removed(tmp_pa
 
 @pytest.mark.parametrize("path", ["", "."])
 def test_info_and_verify_of_the_current_directory_are_clean_errors(path, tmp_path, capsys, monkeypatch):
-    """Found by the command-line fuzzer: `minisim info ''` raised ValueError ('.' has an empty name)."""
+    """Found by the command-line fuzzer: `minisim info ''` and `preview ''` raised ValueError ('.' has no name)."""
     monkeypatch.chdir(tmp_path)
-    for cmd in ("info", "verify"):
+    for cmd in ("info", "verify", "preview"):
         err = one_line_error(*cli(capsys, cmd, path))
         assert "not a minisim" in err
     assert list(tmp_path.iterdir()) == []

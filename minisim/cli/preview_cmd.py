@@ -30,7 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from minisim.plot import plot_summary
     from minisim.recording import Recording
 
-    store = Path(args.recording)
+    store = Path(args.recording).expanduser()
+    if not store.name:  # "" or "." (the current directory): use its real name
+        store = store.resolve()
+    if not store.name:
+        raise UserError(
+            f"{args.recording!r} is not a minisim recording; fix: pass a store written by `minisim simulate --out PATH`"
+        )
     out = Path(args.out) if args.out else store.with_suffix(".png")
     if not 1 <= args.dpi <= 2400:
         raise UserError(f"--dpi {args.dpi} must be between 1 and 2400 dots per inch; fix: e.g. --dpi 100")
