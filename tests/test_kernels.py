@@ -247,3 +247,25 @@ def test_the_compiled_kernel_releases_the_gil():
         t.join()
     (s1, e1), (s2, e2) = spans
     assert s2 < e1 and s1 < e2  # the intervals intersect
+
+
+def test_compiled_dendrite_walk_draws_the_same_pixels_as_the_interpreted_one():
+    from minisim.kernels import dendrites
+
+    patches = {}
+    for name, walk in (("compiled", dendrites._compile()), ("python", dendrites._walk_py)):
+        patch = np.zeros((90, 90), np.float32)
+        rng = np.random.default_rng(4)
+        stack, forks = [(45.0, 45.0, a, 30.0, 1.5, 0) for a in np.linspace(0, 6, 5)], 0
+        while stack:
+            y, x, heading, length, half_width, nf = stack.pop()
+            n = int(length)
+            noise, fork_u = rng.normal(0, 0.16, n), rng.random(n)
+            turn = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+            out = np.empty((2, 6))
+            k = walk(patch, y, x, heading, length, half_width, nf, 1.5, noise, fork_u, turn, out)
+            forks += k
+            stack += [tuple(row[:5]) + (int(row[5]),) for row in out[:k]]
+        patches[name] = patch
+    assert forks > 0 and (patches["python"] > 0).sum() > 300
+    assert np.mean(patches["compiled"] != patches["python"]) < 1e-3  # at most a rounding-edge pixel
