@@ -26,6 +26,7 @@ from minisim.steps.base import MovieOp, StepSpec
 from minisim.steps.fields import add_block, multiply_block
 from minisim.steps.registry import kind_of
 from minisim.steps.sensor import sensor_block
+from minisim.traces import StreamedTraces
 
 #: Target uncompressed size of one frame chunk of the float32 canvas. Each op
 #: passes over the whole block, so blocks that stay near the 32 MB L3 cache of
@@ -292,6 +293,9 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         artifacts.run(step)
         if step.kind == until_kind and _is_cell_kind(spec, until_kind):
             break
+    for value in artifacts.values.values():  # the cell phase is over: drop segments kept for it
+        if isinstance(value, StreamedTraces):
+            value.eager.clear()
     stages, order = build_movie(spec, artifacts, chunk_frames or default_chunk_frames(spec), until_kind)
     with measure(perf, "finalize"):
         return finalize(spec, geo, artifacts.values, stages, order)
