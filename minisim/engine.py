@@ -228,7 +228,7 @@ def build_movie(
                 movie = apply_op(fold_base, frames, folded, shape, step.stage)
             else:
                 movie = apply_op(movie, frames, op, shape, step.stage)
-            fold = _FOLDABLE.get(op.fn) if not op.per_frame else None
+            fold = _FOLDABLE.get(op.fn) if not op.per_frame else None  # type: ignore[arg-type]
             if fold is None:
                 folds = []
             else:

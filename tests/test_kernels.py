@@ -21,7 +21,7 @@ from minisim.kernels.counter_rng import frame_key, word
 from minisim.kernels.tables import ZIG_AREA, ZIG_X, ziggurat_tables
 from minisim.steps.sensor import photons_to_counts, sensor_block
 from tests.conftest import small_spec
-from tests.test_poisson import N, P_MIN, assert_moments, chi2_pvalue
+from tests.test_poisson import P_MIN, N, assert_moments, chi2_pvalue
 
 numba_kernels = pytest.importorskip("minisim.kernels._sensor_numba")
 KERNELS = ["numba", "numpy"]
@@ -205,7 +205,7 @@ def test_kernel_choice_is_part_of_the_cache_key(monkeypatch):
     monkeypatch.setenv(kernels.SENSOR_KERNEL_ENV, "numpy")
     assert spec.cache_key() != compiled
     monkeypatch.setenv(kernels.SENSOR_KERNEL_ENV, "fortran")
-    with pytest.raises(ValueError, match="MINISIM_SENSOR_KERNEL='fortran'.*numba, numpy"):
+    with pytest.raises(ValueError, match=r"MINISIM_SENSOR_KERNEL='fortran'.*numba, numpy"):
         spec.cache_key()
 
 
@@ -265,7 +265,7 @@ def test_compiled_dendrite_walk_draws_the_same_pixels_as_the_interpreted_one():
             out = np.empty((2, 6))
             k = walk(patch, y, x, heading, length, half_width, nf, 1.5, noise, fork_u, turn, out)
             forks += k
-            stack += [tuple(row[:5]) + (int(row[5]),) for row in out[:k]]
+            stack += [(*row[:5], int(row[5])) for row in out[:k]]
         patches[name] = patch
     assert forks > 0 and (patches["python"] > 0).sum() > 300
     assert np.mean(patches["compiled"] != patches["python"]) < 1e-3  # at most a rounding-edge pixel

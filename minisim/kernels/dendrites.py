@@ -47,7 +47,7 @@ def _walk_py(
         width = max(start_width * (1.0 - 0.7 * frac), 0.5)
         value = min(0.05 + 0.5 * (width / max(ref_half_width, 0.5)), 0.55)
         # merge a disk of ``value`` and radius ``width`` centred on (y, x)
-        ry = int(math.ceil(width)) + 1
+        ry = int(math.ceil(width)) + 1  # noqa: RUF046 - same int type interpreted and compiled
         y0, y1 = max(int(y) - ry, 0), min(int(y) + ry + 2, h)
         x0, x1 = max(int(x) - ry, 0), min(int(x) + ry + 2, w)
         v32 = np.float32(value)
