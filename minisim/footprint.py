@@ -66,29 +66,31 @@ class Footprints:
         return out if crop is None else out[(slice(None), *crop)]
 
     def to_csr(self, weights: np.ndarray | None = None) -> sp.csr_matrix:
-        """``(n, h*w)`` CSR matrix (optionally each row scaled by ``weights``)."""
+        """``(n, h*w)`` CSR matrix (optionally each row scaled by ``weights``).
+
+        Built with array operations over all patches at once: a patch's
+        pixels in C order are already sorted by canvas index and unique, so
+        the rows need neither sorting nor duplicate summing.
+        """
         h, w = self.canvas_shape
-        rows, cols, vals = [], [], []
-        for i, (off, patch) in enumerate(zip(self.offsets, self.patches, strict=True)):
-            r, c = np.nonzero(patch)
-            rr, cc = r + off[0], c + off[1]
-            keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            rows.append(np.full(keep.sum(), i))
-            cols.append(rr[keep] * w + cc[keep])
-            v = patch[r[keep], c[keep]]
-            vals.append(v * weights[i] if weights is not None else v)
-        mat = sp.csr_matrix(
-            (
-                np.concatenate(vals).astype(PATCH_DTYPE) if vals else np.zeros(0, PATCH_DTYPE),
-                (
-                    np.concatenate(rows) if rows else np.zeros(0, int),
-                    np.concatenate(cols) if cols else np.zeros(0, int),
-                ),
-            ),
-            shape=(len(self), h * w),
-        )
-        mat.sum_duplicates()
-        return mat
+        n = len(self)
+        shapes = np.array([p.shape for p in self.patches], dtype=np.int64).reshape(-1, 2)
+        sizes = shapes[:, 0] * shapes[:, 1]
+        if not n or not sizes.sum():
+            return sp.csr_matrix((n, h * w), dtype=PATCH_DTYPE)
+        vals = np.concatenate([p.ravel() for p in self.patches])
+        row = np.repeat(np.arange(n), sizes)
+        local = np.arange(vals.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        pw = np.repeat(shapes[:, 1], sizes)
+        rr = local // pw + np.repeat(self.offsets[:, 0], sizes)
+        cc = local % pw + np.repeat(self.offsets[:, 1], sizes)
+        keep = (vals != 0) & (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+        row, vals = row[keep], vals[keep]
+        if weights is not None:
+            vals = vals * np.asarray(weights, dtype=np.float64)[row]
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+        return sp.csr_matrix((vals.astype(PATCH_DTYPE), rr[keep] * w + cc[keep], indptr), shape=(n, h * w))
 
     def blurred(self, sigma_px: np.ndarray, gain: np.ndarray) -> Footprints:
         """Each patch Gaussian-blurred by its own sigma and scaled by its gain.
