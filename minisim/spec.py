@@ -66,7 +66,7 @@ else:
     StepList = list[AnyStep]
 
 #: Bumped whenever the engine's output for a given spec changes; part of cache_key().
-ENGINE_VERSION = "2.2.0"
+ENGINE_VERSION = "2.3.0"
 
 
 class Output(Base):
