@@ -6,8 +6,9 @@ peak-normalized so the soma is 1. All lengths here are in pixels.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-import scipy.ndimage as ndi
 
 from minisim.kernels.dendrites import walk_branch
 
@@ -24,16 +25,37 @@ def soma_mask(
     reach = int(np.ceil(radius_px * (1 + irregularity))) + 1
     r0, c0 = int(np.floor(row)) - reach, int(np.floor(col)) - reach
     size = 2 * reach + 2
-    rr, cc = np.mgrid[r0 : r0 + size, c0 : c0 + size]
-    dist = np.hypot(rr - row, cc - col)
-    local_r = np.full((size, size), radius_px)
+    dist = np.hypot(np.arange(r0, r0 + size)[:, None] - row, np.arange(c0, c0 + size)[None, :] - col)
+    local_r: np.ndarray | float = radius_px
     if irregularity > 0:
-        noise = ndi.gaussian_filter(rng.standard_normal((size, size)), max(radius_px / 2, 1.0), mode="wrap")
+        wrap = periodic_gaussian_matrix(size, max(radius_px / 2, 1.0))
+        noise = wrap @ rng.standard_normal((size, size)) @ wrap.T
         span = np.abs(noise).max()
         if span > 0:
             local_r = radius_px * (1 + irregularity * noise / span)
     patch = (dist <= local_r).astype(np.float32)
     return (r0, c0), patch
+
+
+@functools.lru_cache(maxsize=64)
+def periodic_gaussian_matrix(n: int, sigma: float) -> np.ndarray:
+    """``(n, n)`` matrix ``K`` with ``K @ x`` the Gaussian filter of ``x`` along axis 0 on a periodic grid.
+
+    The same filter as ``scipy.ndimage.gaussian_filter1d(x, sigma, axis=0,
+    mode="wrap")`` (weights ``exp(-t**2 / (2 sigma**2))`` over ``|t| <=
+    int(4 sigma + 0.5)``, normalised, wrapped as often as the kernel is
+    longer than the grid), as one small matrix product; ``K @ x @ K.T``
+    filters both axes. Cached: a population's cells share one size.
+    """
+    radius = int(4.0 * sigma + 0.5)
+    t = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * t**2 / sigma**2)
+    weights /= weights.sum()
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, t.size))
+    matrix = np.zeros((n, n))
+    np.add.at(matrix, (rows, (rows + t[None, :]) % n), np.broadcast_to(weights, rows.shape))
+    matrix.flags.writeable = False
+    return matrix
 
 
 def cytosolic_mask(
