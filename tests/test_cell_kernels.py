@@ -108,3 +108,12 @@ def test_a_lazy_kernel_runs_interpreted_without_numba(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_numba)
     kernel = LazyKernel(lambda x: x + 1)
     assert kernel(1) == 2 and not kernel.is_compiled
+
+
+@pytest.mark.parametrize(("n", "sigma"), [(12, 1.5), (5, 2.0), (30, 1.0), (3, 4.0)])
+def test_periodic_gaussian_matrix_is_scipys_wrap_mode_filter(n, sigma):
+    from minisim.steps.morphology import periodic_gaussian_matrix
+
+    x = np.random.default_rng(n).standard_normal((n, n))
+    k = periodic_gaussian_matrix(n, sigma)
+    np.testing.assert_allclose(k @ x @ k.T, ndi.gaussian_filter(x, sigma, mode="wrap"), rtol=0, atol=1e-14)
