@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from minisim._base import RecordingFormatWarning, SpecWarning
     from minisim.acquisition import Acquisition, ImageSensor, Optics, Tissue
     from minisim.cache import cache_dir, cache_path, simulate_cached
+    from minisim.defaults import default_spec
     from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at
     from minisim.engine import simulate
     from minisim.export import simulate_video
@@ -60,6 +61,7 @@ _LAZY: dict[str, str] = {
     "cache_dir": "minisim.cache",
     "cache_path": "minisim.cache",
     "simulate_cached": "minisim.cache",
+    "default_spec": "minisim.defaults",
     "DETECT_SNR_THRESHOLD": "minisim.detection",
     "detection_snr": "minisim.detection",
     "sample_field_at": "minisim.detection",
@@ -151,6 +153,7 @@ __all__ = [
     "run_sweep",
     "cache_dir",
     "cache_path",
+    "default_spec",
     "simulate",
     "simulate_cached",
     "simulate_video",
