@@ -37,7 +37,7 @@ MINIAN_SRC := .minian-src/minian-$(MINIAN_VERSION)
 # none of them uses minisim.
 MINIAN_NEEDS_DEMO_DATA := test_cross_reg.py test_pipeline.py test_pre_processing.py
 
-.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint fuzz fuzz-ci bench golden clean
+.PHONY: demo test test-zarr2 test-photometry test-minian scorecard lint fuzz fuzz-ci bench bench-figures golden clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -129,5 +129,15 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_throughput.py --frames 1200
 
+# Every figure of the README's performance table in one run, against minisim 1.0.3 in its own venv (~15 min).
+VENV10 := .venv-minisim10
+$(VENV10)/.installed:
+	$(PY) -m venv $(VENV10)
+	$(VENV10)/bin/python -m pip install --quiet minisim==1.0.3
+	touch $@
+
+bench-figures: $(STAMP) $(VENV10)/.installed
+	$(BIN)/python benchmarks/bench_figures.py --minisim10 $(VENV10)/bin/python
+
 clean:
-	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) $(VENVM)10 .minian-src recording.zarr
+	rm -rf $(VENV) $(VENV2) $(VENVP) $(VENVM) $(VENVM)10 $(VENV10) .minian-src recording.zarr

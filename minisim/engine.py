@@ -24,7 +24,10 @@ from minisim.perf import PerfTracker, measure
 from minisim.rng import generator
 from minisim.spec import Spec
 from minisim.steps.base import MovieOp, StepSpec
+from minisim.steps.fields import add_block, multiply_block
 from minisim.steps.registry import kind_of
+from minisim.steps.sensor import sensor_block
+from minisim.traces import StreamedTraces
 
 #: Target uncompressed size of one frame chunk of the float32 canvas. Each op
 #: passes over the whole block, so blocks that stay near the 32 MB L3 cache of
@@ -211,13 +214,28 @@ def build_movie(
     order: list[str] = []
     movie: da.Array | None = None
     shape = geo.canvas_shape
+    # A run of static field steps right before the sensor is folded into it: the sensor reads the movie
+    # from before the run and applies the fields itself, in one pass (same float32 operations, same bits).
+    fold_base: da.Array | None = None
+    folds: list[tuple[str, np.ndarray]] = []
     stopped = until_kind is not None and _is_cell_kind(spec, until_kind)
     for step in spec.steps:
         if stopped:
             break
         op = step.movie_op(StepContext(artifacts, step))
         if op is not None:
-            movie = apply_op(movie, frames, op, shape, step.stage)
+            if op.fn is sensor_block and folds:
+                folded = MovieOp(op.fn, {**op.static, "fold": tuple(folds)}, op.per_frame, op.out_dtype, op.out_shape)
+                movie = apply_op(fold_base, frames, folded, shape, step.stage)
+            else:
+                movie = apply_op(movie, frames, op, shape, step.stage)
+            fold = _FOLDABLE.get(op.fn) if not op.per_frame else None  # type: ignore[arg-type]
+            if fold is None:
+                folds = []
+            else:
+                if not folds:
+                    fold_base = stages[order[-1]] if order else None
+                folds.append((fold, op.static["field"]))
             shape = op.out_shape or shape
             stages[step.stage] = movie
             order.append(step.stage)
@@ -228,6 +246,10 @@ def build_movie(
         movie = movie[:, m : m + geo.fov_shape[0], m : m + geo.fov_shape[1]]
         stages["_fov"] = movie
     return stages, order
+
+
+#: Movie ops that multiply or add a static field, which the sensor can fold into its own pass.
+_FOLDABLE = {multiply_block: "mul", add_block: "add"}
 
 
 def _is_cell_kind(spec: Spec, kind: str) -> bool:
@@ -282,6 +304,9 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         artifacts.run(step)
         if step.kind == until_kind and _is_cell_kind(spec, until_kind):
             break
+    for value in artifacts.values.values():  # the cell phase is over: drop segments kept for it
+        if isinstance(value, StreamedTraces):
+            value.eager.clear()
     stages, order = build_movie(spec, artifacts, chunk_frames or default_chunk_frames(spec), until_kind)
     with measure(perf, "finalize"):
         return assemble(spec, geo, artifacts.values, stages, order)

@@ -15,6 +15,9 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 
+from minisim.kernels.blur import blur_patches
+from minisim.kernels.sparse import patches_to_csr
+
 PATCH_DTYPE = np.float32
 
 
@@ -66,29 +69,28 @@ class Footprints:
         return out if crop is None else out[(slice(None), *crop)]
 
     def to_csr(self, weights: np.ndarray | None = None) -> sp.csr_matrix:
-        """``(n, h*w)`` CSR matrix (optionally each row scaled by ``weights``)."""
+        """``(n, h*w)`` CSR matrix (optionally each row scaled by ``weights``).
+
+        One compiled pass over all patches
+        (:func:`minisim.kernels.sparse.patches_to_csr`); without numba, the
+        same matrix by array operations over all patches at once. A patch's
+        pixels in C order are already sorted by canvas index and unique, so
+        the rows need neither sorting nor duplicate summing.
+        """
         h, w = self.canvas_shape
-        rows, cols, vals = [], [], []
-        for i, (off, patch) in enumerate(zip(self.offsets, self.patches, strict=True)):
-            r, c = np.nonzero(patch)
-            rr, cc = r + off[0], c + off[1]
-            keep = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-            rows.append(np.full(keep.sum(), i))
-            cols.append(rr[keep] * w + cc[keep])
-            v = patch[r[keep], c[keep]]
-            vals.append(v * weights[i] if weights is not None else v)
-        mat = sp.csr_matrix(
-            (
-                np.concatenate(vals).astype(PATCH_DTYPE) if vals else np.zeros(0, PATCH_DTYPE),
-                (
-                    np.concatenate(rows) if rows else np.zeros(0, int),
-                    np.concatenate(cols) if cols else np.zeros(0, int),
-                ),
-            ),
-            shape=(len(self), h * w),
-        )
-        mat.sum_duplicates()
-        return mat
+        n = len(self)
+        shapes = np.array([p.shape for p in self.patches], dtype=np.int64).reshape(-1, 2)
+        sizes = shapes[:, 0] * shapes[:, 1]
+        if not n or not sizes.sum():
+            return sp.csr_matrix((n, h * w), dtype=PATCH_DTYPE)
+        vals = np.concatenate([p.ravel() for p in self.patches])
+        wts = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64).reshape(n)
+        offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        if patches_to_csr.is_compiled:
+            data, indices, indptr = patches_to_csr(vals, shapes, offsets, h, w, wts)
+        else:
+            data, indices, indptr = _csr_arrays_numpy(vals, shapes, sizes, offsets, h, w, wts)
+        return sp.csr_matrix((data, indices, indptr), shape=(n, h * w))
 
     def blurred(self, sigma_px: np.ndarray, gain: np.ndarray) -> Footprints:
         """Each patch Gaussian-blurred by its own sigma and scaled by its gain.
@@ -97,25 +99,41 @@ class Footprints:
         filtering the whole canvas with zero boundary (exact at the edges).
         The padded window is clipped to the canvas first: outside it the
         zero boundary is what ``mode="constant"`` assumes anyway, so strongly
-        defocused cells cost at most one canvas-sized filter.
+        defocused cells cost at most one canvas-sized filter. All patches are
+        blurred in one compiled pass (:func:`minisim.kernels.blur.blur_patches`);
+        without numba, by ``scipy.ndimage.gaussian_filter`` one by one.
         """
         h, w = self.canvas_shape
-        offsets, patches = [], []
-        for off, patch, s, g in zip(self.offsets, self.patches, sigma_px, gain, strict=True):
-            pad = int(np.ceil(4 * s)) + 1
-            r0, c0 = max(int(off[0]) - pad, 0), max(int(off[1]) - pad, 0)
-            r1 = min(int(off[0]) + patch.shape[0] + pad, h)
-            c1 = min(int(off[1]) + patch.shape[1] + pad, w)
-            if r1 <= r0 or c1 <= c0:  # the cell lies wholly outside the canvas
-                offsets.append((int(off[0]), int(off[1])))
-                patches.append(np.zeros((0, 0), PATCH_DTYPE))
-                continue
-            window = np.zeros((r1 - r0, c1 - c0))
-            _paste(window, patch, np.array([off[0] - r0, off[1] - c0]))
+        n = len(self)
+        sigma = np.asarray(sigma_px, dtype=np.float64).reshape(n)
+        gains = np.asarray(gain, dtype=np.float64).reshape(n)
+        shapes = np.array([p.shape for p in self.patches], dtype=np.int64).reshape(-1, 2)
+        offsets = np.asarray(self.offsets, dtype=np.int64).reshape(-1, 2)
+        pad = (np.ceil(4 * sigma).astype(np.int64) + 1)[:, None]
+        lo = np.maximum(offsets - pad, 0)
+        hi = np.minimum(offsets + shapes + pad, np.array([h, w]))
+        outside = (hi <= lo).any(axis=1)  # the cell lies wholly outside the canvas
+        lo[outside], hi[outside] = offsets[outside], offsets[outside]
+        windows = hi - lo
+        if not blur_patches.is_compiled:
+            return self._blurred_scipy(sigma, gains, lo, windows)
+        vals = np.concatenate([p.ravel() for p in self.patches]) if n else np.zeros(0, PATCH_DTYPE)
+        sizes = windows[:, 0] * windows[:, 1]
+        out = np.empty(int(sizes.sum()), PATCH_DTYPE)
+        blur_patches(vals.astype(PATCH_DTYPE, copy=False), shapes, offsets - lo, windows, sigma, gains, out)
+        starts = np.cumsum(sizes) - sizes
+        patches = tuple(out[s : s + z].reshape(wh, ww) for s, z, (wh, ww) in zip(starts, sizes, windows, strict=True))
+        return Footprints(lo, patches, self.canvas_shape)
+
+    def _blurred_scipy(self, sigma: np.ndarray, gains: np.ndarray, lo: np.ndarray, windows: np.ndarray) -> Footprints:
+        patches = []
+        for off, patch, s, g, r0c0, (wh, ww) in zip(self.offsets, self.patches, sigma, gains, lo, windows, strict=True):
+            window = np.zeros((wh, ww))
+            if wh and ww:
+                _paste(window, patch, np.asarray(off) - r0c0)
             blurred = ndi.gaussian_filter(window, float(s), mode="constant", truncate=4.0) if s > 0 else window
-            offsets.append((r0, c0))
             patches.append((blurred * g).astype(PATCH_DTYPE))
-        return Footprints(np.asarray(offsets, dtype=np.int64).reshape(-1, 2), tuple(patches), self.canvas_shape)
+        return Footprints(lo, tuple(patches), self.canvas_shape)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Flat arrays for storage: offsets, shapes, and concatenated data."""
@@ -136,6 +154,29 @@ class Footprints:
             tuple(patches),
             (int(canvas_shape[0]), int(canvas_shape[1])),
         )
+
+
+def _csr_arrays_numpy(
+    vals: np.ndarray,
+    shapes: np.ndarray,
+    sizes: np.ndarray,
+    offsets: np.ndarray,
+    h: int,
+    w: int,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays of :func:`minisim.kernels.sparse.patches_to_csr`, by numpy array operations."""
+    n = len(shapes)
+    row = np.repeat(np.arange(n), sizes)
+    local = np.arange(vals.size) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    pw = np.repeat(shapes[:, 1], sizes)
+    rr = local // pw + np.repeat(offsets[:, 0], sizes)
+    cc = local % pw + np.repeat(offsets[:, 1], sizes)
+    keep = (vals != 0) & (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
+    row, kept = row[keep], vals[keep] * weights[row[keep]]
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    return kept.astype(PATCH_DTYPE), rr[keep] * w + cc[keep], indptr
 
 
 def _paste(dest: np.ndarray, patch: np.ndarray, offset: np.ndarray) -> None:

@@ -66,7 +66,7 @@ else:
     StepList = list[AnyStep]
 
 #: Bumped whenever the engine's output for a given spec changes; part of cache_key().
-ENGINE_VERSION = "2.2.0"
+ENGINE_VERSION = "2.3.0"
 
 
 class Output(Base):
@@ -258,10 +258,15 @@ class Spec(Base):
     def cache_key(self) -> str:
         """Stable 16-hex-digit content hash (same across processes and machines).
 
-        It covers the canonical JSON of the spec and :data:`ENGINE_VERSION`,
-        so an engine change never serves a stale cached recording.
+        It covers the canonical JSON of the spec, :data:`ENGINE_VERSION` and
+        the sensor kernel in use (:func:`minisim.kernels.sensor_kernel_name`;
+        the compiled and numpy kernels draw different bits), so an engine
+        change never serves a stale cached recording.
         """
-        payload = json.dumps({"engine": ENGINE_VERSION, "spec": self.model_dump(mode="json")}, sort_keys=True)
+        from minisim.kernels import sensor_kernel_name
+
+        engine = {"engine": ENGINE_VERSION, "sensor_kernel": sensor_kernel_name()}
+        payload = json.dumps({**engine, "spec": self.model_dump(mode="json")}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def to_json(self, path: str | Path | None = None) -> str:

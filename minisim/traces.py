@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dask
@@ -64,6 +64,10 @@ class StreamedTraces:
     minimum: np.ndarray
     maximum: np.ndarray
     population_sum: np.ndarray
+    #: Segments the eager pass already computed, handed over once each to the next step that reads them
+    #: during the cell phase (bleaching reads C) instead of being computed again; the engine empties it
+    #: when the cell phase ends.
+    eager: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -78,7 +82,10 @@ class StreamedTraces:
         return self.population_sum / max(self.n_cells, 1)
 
     def segment(self, k: int) -> np.ndarray:
-        """Values of segment ``k`` as numpy, computed here on the calling thread."""
+        """Values of segment ``k`` as numpy, computed here on the calling thread (or handed over once)."""
+        cached = self.eager.pop(k, None)
+        if cached is not None:
+            return cached
         return np.asarray(self.data.blocks[:, k].compute(scheduler="sync"))
 
     def segments(self) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -105,10 +112,10 @@ class SummaryAccumulator:
             np.maximum(self.maximum, values.max(axis=1), out=self.maximum)
             self.population_sum[first : first + values.shape[1]] = values.sum(axis=0, dtype=np.float64)
 
-    def finish(self, data: da.Array) -> StreamedTraces:
+    def finish(self, data: da.Array, eager: dict[int, np.ndarray] | None = None) -> StreamedTraces:
         empty = ~np.isfinite(self.minimum)
         self.minimum[empty] = self.maximum[empty] = 0.0
-        return StreamedTraces(data, self.minimum, self.maximum, self.population_sum)
+        return StreamedTraces(data, self.minimum, self.maximum, self.population_sum, eager or {})
 
 
 def run_segments(
@@ -169,4 +176,7 @@ def _segment_task(fn: SegmentFn, static: Any, states: list[Any], frames: np.ndar
     return values
 
 
-__all__ = ["SEGMENT_FRAMES", "StreamedTraces", "lazy_segments", "run_segments", "segment_bounds"]
+#: At most this many bytes of eager segments are kept for a later cell step (the rest are recomputed).
+KEEP_EAGER_BYTES = 128 * 2**20
+
+__all__ = ["KEEP_EAGER_BYTES", "SEGMENT_FRAMES", "StreamedTraces", "lazy_segments", "run_segments", "segment_bounds"]

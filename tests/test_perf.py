@@ -42,3 +42,33 @@ def test_reuse_freed_memory_is_harmless_to_call_twice():
 
     first = reuse_freed_memory()
     assert reuse_freed_memory() == first
+
+
+IMPORTS = """
+import sys
+import minisim
+first = sorted(m for m in ("dask", "xarray", "scipy", "pydantic", "numba", "matplotlib", "distributed", "tifffile")
+               if m in sys.modules)
+names = [minisim.simulate, minisim.Spec, minisim.Recording, minisim.Sensor, minisim.build_spec]
+later = sorted(m for m in ("numba", "matplotlib", "distributed", "tifffile") if m in sys.modules)
+print(first, later)
+"""
+
+
+def test_import_minisim_loads_no_heavy_dependency():
+    """``import minisim`` loads names on first use; building specs and recordings never needs the plotting,
+    cluster, TIFF or compiler packages (they load when a plot, a cluster, a TIFF export or the sensor needs them).
+    """
+    out = subprocess.run([sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"
+
+
+def test_lazy_names_cover_all_and_resolve():
+    import minisim
+
+    assert set(minisim.__all__) <= set(minisim._LAZY)
+    for name in minisim.__all__:
+        assert getattr(minisim, name) is not None
+    assert minisim.steps.sensor.Sensor is minisim.Sensor  # submodules resolve too
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        minisim.nonexistent  # noqa: B018

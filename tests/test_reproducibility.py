@@ -7,7 +7,9 @@ old engine are refused rather than silently mixed) and regenerate the digests:
     MINISIM_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_reproducibility.py
 
 (``make golden`` does the same). The digests cover raw array bytes, so they do not
-depend on zarr's on-disk encoding or on how the recording was chunked.
+depend on zarr's on-disk encoding or on how the recording was chunked. They are
+pinned for both sensor kernels (``MINISIM_SENSOR_KERNEL``: the compiled one and
+the numpy fallback draw from different random streams, so their counts differ).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 import pytest
 
 import minisim as ms
+from minisim.kernels import KERNELS, SENSOR_KERNEL_ENV
 from minisim.spec import ENGINE_VERSION
 from tests.conftest import small_spec
 
@@ -80,8 +83,15 @@ def recording_digests(rec: ms.Recording) -> dict[str, str]:
     return out
 
 
-def test_recording_bytes_match_the_golden_master_of_this_engine_version():
-    current = {name: recording_digests(ms.simulate(make())) for name, make in SPECS.items()}
+def kernel_digests(kernel: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, dict[str, str]]:
+    """The digests of every golden spec, simulated with the sensor kernel ``kernel``."""
+    with monkeypatch.context() as m:
+        m.setenv(SENSOR_KERNEL_ENV, kernel)
+        return {name: recording_digests(ms.simulate(make())) for name, make in SPECS.items()}
+
+
+def test_recording_bytes_match_the_golden_master_of_this_engine_version(monkeypatch):
+    current = {kernel: kernel_digests(kernel, monkeypatch) for kernel in KERNELS}
     if UPDATE:
         GOLDEN.write_text(json.dumps({"engine_version": ENGINE_VERSION, "digests": current}, indent=1) + "\n")
         pytest.skip(f"wrote {GOLDEN.name} for engine {ENGINE_VERSION}")
@@ -93,10 +103,11 @@ def test_recording_bytes_match_the_golden_master_of_this_engine_version():
             f"if the bump is intended, {regenerate} and commit the file with the bump"
         )
     changed = [
-        f"{spec}:{array}"
-        for spec, arrays in current.items()
-        for array in sorted(set(arrays) | set(pinned["digests"].get(spec, {})))
-        if arrays.get(array) != pinned["digests"].get(spec, {}).get(array)
+        f"{kernel}:{spec}:{array}"
+        for kernel, specs in current.items()
+        for spec, arrays in specs.items()
+        for array in sorted(set(arrays) | set(pinned["digests"].get(kernel, {}).get(spec, {})))
+        if arrays.get(array) != pinned["digests"].get(kernel, {}).get(spec, {}).get(array)
     ]
     assert not changed, (
         f"the bytes of {', '.join(changed)} changed under the same ENGINE_VERSION {ENGINE_VERSION}. "
@@ -105,7 +116,16 @@ def test_recording_bytes_match_the_golden_master_of_this_engine_version():
     )
 
 
-def test_digests_do_not_depend_on_chunking():
+def test_the_kernels_differ_only_in_the_sensor_draws(monkeypatch):
+    """Everything upstream of the sensor is the same bytes in both kernels; the counts are not."""
+    numba, numpy = (kernel_digests(kernel, monkeypatch)["full_chain"] for kernel in KERNELS)
+    assert numba["observed"] != numpy["observed"]
+    assert {k: v for k, v in numba.items() if k != "observed"} == {k: v for k, v in numpy.items() if k != "observed"}
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_digests_do_not_depend_on_chunking(kernel, monkeypatch):
+    monkeypatch.setenv(SENSOR_KERNEL_ENV, kernel)
     spec = full_chain_spec()
     one = recording_digests(ms.simulate(spec))
     assert recording_digests(ms.simulate(spec, chunk_frames=3)) == one

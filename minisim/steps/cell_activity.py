@@ -20,7 +20,7 @@ from pydantic import model_validator
 from minisim._base import bounded, field_error
 from minisim.rng import generator
 from minisim.steps.base import StepSpec
-from minisim.traces import SEGMENT_FRAMES, SummaryAccumulator, lazy_segments, run_segments
+from minisim.traces import KEEP_EAGER_BYTES, SEGMENT_FRAMES, SummaryAccumulator, lazy_segments, run_segments
 
 
 class CellActivity(StepSpec):
@@ -78,13 +78,16 @@ class CellActivity(StepSpec):
         gain = np.array([lognormal_gain(self.brightness_cv, ctx.rng(index=i)) for i in range(n_cells)])
         model = ActivityModel(self, ctx.acq.fps, ctx.seed, type(self).step_id(), gain)
         traces, spikes = SummaryAccumulator(n_cells, n_frames), SummaryAccumulator(n_cells, n_frames)
-        starts = []
-        for first, _, values, state in run_segments(activity_segment, model, model.burn_in(), n_frames):
+        starts, eager, kept = [], {}, 0
+        for k, (first, _, values, state) in enumerate(run_segments(activity_segment, model, model.burn_in(), n_frames)):
             starts.append(state)
             traces.add(first, values[0])
             spikes.add(first, values[1])
+            if kept + values[0].nbytes <= KEEP_EAGER_BYTES:
+                eager[k] = values[0].copy()  # a later cell step reading C (bleaching) gets it without a second run
+                kept += values[0].nbytes
         lazy = lazy_segments(activity_segment, model, starts, n_frames, (2, n_cells))
-        return {"C": traces.finish(lazy[0]), "S": spikes.finish(lazy[1]), "amplitude_per_cell": gain}
+        return {"C": traces.finish(lazy[0], eager), "S": spikes.finish(lazy[1]), "amplitude_per_cell": gain}
 
 
 def kernel_peak_time_s(tau_rise_s: float, tau_decay_s: float) -> float:

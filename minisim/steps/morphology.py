@@ -6,8 +6,11 @@ peak-normalized so the soma is 1. All lengths here are in pixels.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-import scipy.ndimage as ndi
+
+from minisim.kernels.dendrites import walk_branch
 
 
 def soma_mask(
@@ -22,16 +25,37 @@ def soma_mask(
     reach = int(np.ceil(radius_px * (1 + irregularity))) + 1
     r0, c0 = int(np.floor(row)) - reach, int(np.floor(col)) - reach
     size = 2 * reach + 2
-    rr, cc = np.mgrid[r0 : r0 + size, c0 : c0 + size]
-    dist = np.hypot(rr - row, cc - col)
-    local_r = np.full((size, size), radius_px)
+    dist = np.hypot(np.arange(r0, r0 + size)[:, None] - row, np.arange(c0, c0 + size)[None, :] - col)
+    local_r: np.ndarray | float = radius_px
     if irregularity > 0:
-        noise = ndi.gaussian_filter(rng.standard_normal((size, size)), max(radius_px / 2, 1.0), mode="wrap")
+        wrap = periodic_gaussian_matrix(size, max(radius_px / 2, 1.0))
+        noise = wrap @ rng.standard_normal((size, size)) @ wrap.T
         span = np.abs(noise).max()
         if span > 0:
             local_r = radius_px * (1 + irregularity * noise / span)
     patch = (dist <= local_r).astype(np.float32)
     return (r0, c0), patch
+
+
+@functools.lru_cache(maxsize=64)
+def periodic_gaussian_matrix(n: int, sigma: float) -> np.ndarray:
+    """``(n, n)`` matrix ``K`` with ``K @ x`` the Gaussian filter of ``x`` along axis 0 on a periodic grid.
+
+    The same filter as ``scipy.ndimage.gaussian_filter1d(x, sigma, axis=0,
+    mode="wrap")`` (weights ``exp(-t**2 / (2 sigma**2))`` over ``|t| <=
+    int(4 sigma + 0.5)``, normalised, wrapped as often as the kernel is
+    longer than the grid), as one small matrix product; ``K @ x @ K.T``
+    filters both axes. Cached: a population's cells share one size.
+    """
+    radius = int(4.0 * sigma + 0.5)
+    t = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * t**2 / sigma**2)
+    weights /= weights.sum()
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, t.size))
+    matrix = np.zeros((n, n))
+    np.add.at(matrix, (rows, (rows + t[None, :]) % n), np.broadcast_to(weights, rows.shape))
+    matrix.flags.writeable = False
+    return matrix
 
 
 def cytosolic_mask(
@@ -52,7 +76,10 @@ def cytosolic_mask(
     wander of N(0, 0.16 rad), tapers in width and brightness (0.55 → 0.05 of
     the soma), and forks with probability 0.06 per step (at most twice),
     splitting its cross-section by Murray's law (r³ = r₁³ + r₂³, main share
-    0.62). Disks are merged with ``max`` so the soma peak stays 1.
+    0.62). Disks are merged with ``max`` so the soma peak stays 1. Each
+    branch is walked and rasterised in one compiled call
+    (:func:`minisim.kernels.dendrites.walk_branch`), its step draws taken
+    from ``rng`` as arrays when the branch starts.
     """
     reach = int(np.ceil(radius_px * (1 + irregularity) + 1.3 * dendrite_length_px)) + 2
     r0, c0 = int(np.floor(row)) - reach, int(np.floor(col)) - reach
@@ -76,34 +103,6 @@ def cytosolic_mask(
         for a in angles
     ]
     while stack:
-        y, x, heading, length, half_width, forks = stack.pop()
-        start_width = half_width
-        for step in range(int(length)):
-            frac = step / max(length, 1)
-            width = max(start_width * (1 - 0.7 * frac), 0.5)
-            value = 0.05 + 0.5 * (width / max(dendrite_width_px / 2, 0.5))
-            _stamp_disk(patch, y, x, width, min(value, 0.55))
-            heading += rng.normal(0, 0.16)
-            y, x = y + np.sin(heading), x + np.cos(heading)
-            if forks < 2 and rng.random() < 0.06 and length - step > 3:
-                main = 0.62
-                side_width = start_width * (1 - main) ** (1 / 3)
-                turn = 0.7 * rng.choice([-1.0, 1.0])
-                stack.append((y, x, heading + turn, (length - step) * 0.8, side_width, forks + 1))
-                start_width *= main ** (1 / 3)
-                heading -= 0.3 * turn
-                forks += 1
+        for side in walk_branch(patch, stack.pop(), dendrite_width_px / 2, rng):
+            stack.append(tuple(side))
     return (r0, c0), patch
-
-
-def _stamp_disk(img: np.ndarray, y: float, x: float, radius: float, value: float) -> None:
-    """Merge a disk of ``value`` into ``img`` with max (no-op outside)."""
-    ry = int(np.ceil(radius)) + 1
-    y0, y1 = max(int(y) - ry, 0), min(int(y) + ry + 2, img.shape[0])
-    x0, x1 = max(int(x) - ry, 0), min(int(x) + ry + 2, img.shape[1])
-    if y0 >= y1 or x0 >= x1:
-        return
-    yy, xx = np.mgrid[y0:y1, x0:x1]
-    inside = np.hypot(yy - y, xx - x) <= radius
-    window = img[y0:y1, x0:x1]
-    np.maximum(window, np.where(inside, value, 0.0).astype(img.dtype), out=window)

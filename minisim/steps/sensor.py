@@ -10,6 +10,8 @@ import numpy as np
 
 from minisim._base import bounded
 from minisim.acquisition import ImageSensor
+from minisim.kernels import compiled_module, sensor_kernel_name
+from minisim.kernels.counter_rng import frame_keys
 from minisim.poisson import PoissonWorkspace, poisson_frame
 from minisim.rng import generator
 from minisim.steps.base import MovieOp, StepSpec
@@ -46,6 +48,18 @@ class Sensor(StepSpec):
     Shot and read noise use separate random streams keyed on the absolute
     frame, so chunking never changes a count. The sensor has no dark
     current, fixed-pattern noise or rolling shutter.
+
+    Two kernels compute the same distributions from different random
+    streams. The default, compiled one (numba, :mod:`minisim.kernels`) does
+    the whole per-pixel chain in one pass without the GIL: the static
+    illumination, vignette and leakage fields folded in (the same float32
+    operations in the same order as the separate steps, so the fold is
+    exact), exact Poisson shot noise (inversion below ``lambda = 10``, PTRS
+    above, ``log k!`` from a table), ziggurat read noise (Marsaglia & Tsang
+    2000), gain and the ADC. Its random words are counter-based: a pure
+    function of (seed, step, stream, frame) and (pixel, attempt)
+    (:mod:`minisim.kernels.counter_rng`). ``MINISIM_SENSOR_KERNEL=numpy``
+    selects the numpy path described above.
     """
 
     kind: Literal["sensor"] = "sensor"
@@ -75,6 +89,7 @@ class Sensor(StepSpec):
                 "shot_noise": self.shot_noise,
                 "seed": ctx.seed,
                 "step_id": type(self).step_id(),
+                "kernel": sensor_kernel_name(),
             },
             out_dtype=hw.count_dtype,
         )
@@ -83,8 +98,13 @@ class Sensor(StepSpec):
 def photons_to_counts(photons: np.ndarray, frame: int, params: Mapping[str, Any]) -> np.ndarray:
     """Digital counts of one frame of expected photon counts (see :class:`Sensor`).
 
-    Returns a float32 array holding integers in ``[0, max_count]``.
+    Returns a float32 array holding integers in ``[0, max_count]``. The
+    numpy kernel is used unless ``params["kernel"]`` is ``"numba"``.
     """
+    if params.get("kernel", "numpy") == "numba":
+        block = np.asarray(photons, dtype=np.float32)[None] * np.float32(params["quantum_efficiency"])
+        static = {**params, "photons_per_unit": 1.0, "quantum_efficiency": 1.0}
+        return compiled_block(block, np.array([frame]), static).astype(np.float32)[0]
     lam = np.multiply(photons, params["quantum_efficiency"], dtype=np.float64)
     np.maximum(lam, 0.0, out=lam)
     return digitize_frame(lam, frame, params, np.empty(lam.shape, np.float32))
@@ -180,10 +200,86 @@ def thread_workspace() -> PoissonWorkspace:
     return ws
 
 
+FOLD_OPS = ("mul", "add")
+
+
+def apply_folds(frame: np.ndarray, folds: tuple[tuple[str, np.ndarray], ...]) -> np.ndarray:
+    """``frame`` through the folded field steps, with their own float32 arithmetic (bit for bit)."""
+    for op, field in folds:
+        frame = frame * field if op == "mul" else frame + field
+    return frame
+
+
+def _fold_maps(
+    folds: tuple[tuple[str, np.ndarray], ...], shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[tuple[str, np.ndarray], ...]]:
+    """The kernel's two multiplicative maps and one additive map, and the folds it cannot take.
+
+    Missing maps are ones and zeros: multiplying by 1 and adding 0 are exact
+    in float32, so padding changes no bit. The kernel computes
+    ``((x * m1) * m2) + a``; a fold sequence of another shape is applied
+    first, in numpy.
+    """
+    muls = [f for op, f in folds if op == "mul"]
+    adds = [f for op, f in folds if op == "add"]
+    ops = [op for op, _ in folds]
+    if len(muls) <= 2 and len(adds) <= 1 and ops == sorted(ops, key=("mul", "add").index):
+        one, zero = np.ones(shape, np.float32), np.zeros(shape, np.float32)
+        m = [np.ascontiguousarray(f, np.float32) for f in muls] + [one] * (2 - len(muls))
+        a = np.ascontiguousarray(adds[0], np.float32) if adds else zero
+        return m[0], m[1], a, ()
+    one, zero = np.ones(shape, np.float32), np.zeros(shape, np.float32)
+    return one, one, zero, folds
+
+
+def compiled_block(
+    block: np.ndarray, frames: np.ndarray, static: Mapping[str, Any], folds: tuple[tuple[str, np.ndarray], ...] = ()
+) -> np.ndarray:
+    """Counts of a ``(t, h, w)`` block by the compiled kernel (see :class:`Sensor`)."""
+    mod = compiled_module()
+    if mod is None:
+        raise RuntimeError(
+            "this graph was built for the compiled sensor kernel but numba cannot be imported in this "
+            "worker; install numba on every worker, or build the recording with MINISIM_SENSOR_KERNEL=numpy"
+        )
+    shape = block.shape[1:]
+    m1, m2, add, rest = _fold_maps(folds, shape)
+    x = np.ascontiguousarray(block, dtype=np.float32)
+    if rest:
+        x = np.ascontiguousarray(np.stack([apply_folds(f, rest) for f in x]), dtype=np.float32)
+    keys = frame_keys(static["seed"], static["step_id"], (SHOT_STREAM, READ_STREAM), frames)
+    params = np.array(
+        [
+            static["photons_per_unit"] * static["quantum_efficiency"],
+            static["read_noise_e"],
+            static["gain_adu_per_e"],
+            static["max_count"],
+            1.0 if static["shot_noise"] == "gaussian" else 0.0,
+        ]
+    )
+    out = np.empty(x.shape, np.uint16)
+    nan = mod.sensor_kernel(x, m1, m2, add, params, keys, out)
+    if nan:
+        raise ValueError(
+            f"{nan} pixel(s) of frames {int(frames[0])}-{int(frames[-1])} reach the sensor as NaN photons; "
+            "a Poisson mean must be finite and non-negative (check the upstream steps' inputs)"
+        )
+    return out if static["max_count"] > 255 else out.astype(np.uint8)
+
+
 def sensor_block(
     block: np.ndarray, frames: np.ndarray, static: Mapping[str, Any], per_frame: Mapping[str, np.ndarray]
 ) -> np.ndarray:
-    """Counts of a ``(t, h, w)`` block, frame by frame into the thread's reused buffers."""
+    """Counts of a ``(t, h, w)`` block.
+
+    ``static["fold"]`` lists the static field steps folded into the sensor
+    (``("mul" | "add", field)`` in order); the compiled kernel applies them
+    in its single pass, the numpy path frame by frame, into the thread's
+    reused buffers.
+    """
+    folds = tuple(static.get("fold", ()))
+    if static.get("kernel", "numpy") == "numba":
+        return compiled_block(block, frames, static, folds)
     dtype = np.uint8 if static["max_count"] <= 255 else np.uint16
     out = np.empty(block.shape, dtype=dtype)
     scale = static["photons_per_unit"] * static["quantum_efficiency"]
@@ -192,11 +288,12 @@ def sensor_block(
     lam = ws.get("sensor_lam", size).reshape(block.shape[1:])
     work = ws.get("sensor_work", size, np.float32).reshape(block.shape[1:])
     for i, frame in enumerate(frames):
-        if block.dtype == np.float32:  # clamp in float32 (scale > 0), then widen: one float64 pass less
-            np.maximum(block[i], 0.0, out=work)
+        x = apply_folds(block[i], folds) if folds else block[i]
+        if x.dtype == np.float32:  # clamp in float32 (scale > 0), then widen: one float64 pass less
+            np.maximum(x, 0.0, out=work)
             np.multiply(work, scale, out=lam, dtype=np.float64)
         else:
-            np.multiply(block[i], scale, out=lam, dtype=np.float64)
+            np.multiply(x, scale, out=lam, dtype=np.float64)
             np.maximum(lam, 0.0, out=lam)
         out[i] = digitize_frame(lam, int(frame), static, work, ws)
     return out

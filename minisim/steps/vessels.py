@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minisim.kernels.vessels import rasterize_capsules
 from minisim.rng import generator
 
 #: Murray's exponent: sum of r**3 is conserved at a bifurcation (Murray 1926, minimum work).
@@ -166,26 +167,15 @@ def rasterize_vessels(trees: list[np.ndarray], shape: tuple[int, int], pixel_siz
     Within one tree the chord is the maximum over its segments (a vessel is a
     union of capsules, so consecutive, overlapping capsules of one vessel do
     not double its path); different trees add (vessels crossing at different
-    depths both absorb).
+    depths both absorb). All capsules are rasterised in one compiled pass
+    (:func:`minisim.kernels.vessels.rasterize_capsules`).
     """
     h, w = shape
-    cy, cx = (h - 1) / 2, (w - 1) / 2
-    total = np.zeros(shape)
-    for segments in trees:
-        tree = np.zeros(shape)
-        for seg in segments:
-            y0, x0, y1, x1, r = seg
-            r0 = max(math.floor((min(y0, y1) - r) / pixel_size_um + cy), 0)
-            r1 = min(math.ceil((max(y0, y1) + r) / pixel_size_um + cy) + 1, h)
-            c0 = max(math.floor((min(x0, x1) - r) / pixel_size_um + cx), 0)
-            c1 = min(math.ceil((max(x0, x1) + r) / pixel_size_um + cx) + 1, w)
-            if r0 >= r1 or c0 >= c1:
-                continue
-            py = ((np.arange(r0, r1) - cy) * pixel_size_um)[:, None]
-            px = ((np.arange(c0, c1) - cx) * pixel_size_um)[None, :]
-            np.maximum(tree[r0:r1, c0:c1], capsule_chord_um(py, px, seg), out=tree[r0:r1, c0:c1])
-        total += tree
-    return total
+    trees = [np.asarray(t, dtype=np.float64).reshape(-1, 5) for t in trees]
+    segments = np.ascontiguousarray(np.concatenate(trees) if trees else np.zeros((0, 5)))
+    tree_start = np.zeros(len(trees) + 1, np.int64)
+    np.cumsum([len(t) for t in trees], out=tree_start[1:])
+    return rasterize_capsules(segments, tree_start, int(h), int(w), float(pixel_size_um))  # type: ignore[no-any-return]
 
 
 def beer_lambert_transmission(path_um: np.ndarray, opacity: float, absorption_per_um: float) -> np.ndarray:
