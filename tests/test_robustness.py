@@ -702,3 +702,15 @@ def test_info_and_verify_of_the_current_directory_are_clean_errors(path, tmp_pat
         err = one_line_error(*cli(capsys, cmd, path))
         assert "not a minisim" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_an_absurdly_bright_pixel_saturates_instead_of_crashing_the_sensor(kernel, monkeypatch):
+    """Found by the spec fuzzer: an infinite photon count crashed ``Generator.poisson`` ('lam value too large')."""
+    monkeypatch.setenv("MINISIM_SENSOR_KERNEL", kernel)
+    base = tiny(duration_s=0.2, n_px=16)
+    steps = [s for s in base.steps if s.kind != "sensor"]
+    spec = base.model_copy(update={"steps": [*steps, ms.Neuropil(amplitude=1e39), ms.Sensor(photons_per_unit=200)]})
+    spec = ms.Spec.model_validate(spec.model_dump())
+    counts = ms.simulate(spec).observed.values
+    assert int(counts.min()) == spec.acquisition.image_sensor.max_count  # every pixel saturated, none wrapped

@@ -22,6 +22,8 @@ _LOW7 = np.uint64(0x7F)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
 _N_LOGF = LOG_FACTORIAL.size
 _ZIG_TAIL = float(ZIG_X[1])
+#: Expected photo-electrons of one pixel in one frame are capped here (minisim.steps.sensor.MAX_ELECTRONS).
+_MAX_E = 1e15
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -137,6 +139,8 @@ def sensor_kernel(block, mul1, mul2, add, params, keys, out):  # type: ignore[no
                         nan += 1
                     v32 = np.float32(0.0)
                 lam = np.float64(v32) * scale
+                if lam > _MAX_E:
+                    lam = _MAX_E
                 base = np.uint64(y * w + x) << _SHIFT
                 if gaussian:
                     e = lam + math.sqrt(lam + read_e * read_e) * _normal(s0, s1, base, zx, zr)

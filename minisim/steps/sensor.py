@@ -95,6 +95,12 @@ class Sensor(StepSpec):
         )
 
 
+#: Expected photo-electrons per pixel and frame at which the shot-noise draw is capped: ten orders of magnitude
+#: above any sensor's full well (1e4-1e5 e-), so the ADC has saturated long before, and below the ~9.2e18 where
+#: ``Generator.poisson`` refuses its mean. Only a spec far outside physical ranges reaches it.
+MAX_ELECTRONS = 1e15
+
+
 def photons_to_counts(photons: np.ndarray, frame: int, params: Mapping[str, Any]) -> np.ndarray:
     """Digital counts of one frame of expected photon counts (see :class:`Sensor`).
 
@@ -130,6 +136,7 @@ def digitize_frame(
     shot = generator(params["seed"], params["step_id"], SHOT_STREAM, frame)
     read_e = params["read_noise_e"]
     if params["shot_noise"] == "poisson":
+        np.minimum(lam_e, MAX_ELECTRONS, out=lam_e)  # beyond numpy's Poisson range; every ADC saturates there
         if read_e > 0:
             standard_normal_f32(generator(params["seed"], params["step_id"], READ_STREAM, frame), out, ws)
             out *= read_e
