@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import dask.array as da
 import numpy as np
@@ -318,6 +318,18 @@ class Recording:
 
         return load(path)
 
+    def export(self, fmt: str, path: str | Path, **options: Any) -> Path | list[Path]:
+        """Write this recording in format ``fmt``: the single entry point of every export.
+
+        ``fmt`` is a name of :func:`minisim.exporters.exporters`
+        (``"zarr"``, ``"video"``, ``"tiff"``, ``"minian"`` or a format an
+        installed package registers); ``options`` are that format's options,
+        checked against its options model. Returns what was written.
+        """
+        from minisim.exporters import export
+
+        return export(self, fmt, path, **options)
+
     def write_video(
         self,
         path: str | Path,
@@ -329,22 +341,26 @@ class Recording:
         progress: bool = True,
         **kwargs: Any,
     ) -> Path:
-        """Stream the observed movie to an 8-bit grayscale video; see :func:`minisim.export.write_video`."""
-        from minisim.export import write_video
+        """Stream the observed movie to an 8-bit grayscale video: ``export("video", ...)``.
 
-        return write_video(self, path, fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, **kwargs)
+        See :func:`minisim.export.write_video`.
+        """
+        options = dict(fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, **kwargs)
+        return cast(Path, self.export("video", path, **options))
 
     def write_tiff(self, path: str | Path, **kwargs: Any) -> list[Path]:
-        """Stream the observed movie to multi-page TIFF; see :func:`minisim.export.write_tiff`."""
-        from minisim.export import write_tiff
+        """Stream the observed movie to multi-page TIFF: ``export("tiff", ...)``.
 
-        return write_tiff(self, path, **kwargs)
+        See :func:`minisim.export.write_tiff`.
+        """
+        return cast(list[Path], self.export("tiff", path, **kwargs))
 
     def to_minian(self, directory: str | Path, **kwargs: Any) -> Path:
-        """Write movie and ground truth in minian's zarr layout; see :func:`minisim.export.to_minian`."""
-        from minisim.export import to_minian
+        """Write movie and ground truth in minian's zarr layout: ``export("minian", ...)``.
 
-        return to_minian(self, directory, **kwargs)
+        See :func:`minisim.export_minian.to_minian`.
+        """
+        return cast(Path, self.export("minian", directory, **kwargs))
 
 
 def assemble(
