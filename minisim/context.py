@@ -28,6 +28,34 @@ if TYPE_CHECKING:
 TARGET_CHUNK_BYTES = 24 * 2**20
 
 
+def optical_center_px(shape: tuple[int, int]) -> tuple[float, float]:
+    """Fractional ``(row, col)`` of the optical axis in an image of ``shape``: its middle, ``((h-1)/2, (w-1)/2)``."""
+    h, w = shape
+    return ((h - 1) / 2, (w - 1) / 2)
+
+
+def um_to_index(
+    y_um: np.ndarray | float, x_um: np.ndarray | float, shape: tuple[int, int], pixel_size_um: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Optical-centre µm ``(y, x)`` to fractional ``(row, col)`` in an image of ``shape``.
+
+    The one place this conversion is written: pixel centres sit at integer
+    indices and the optical axis at :func:`optical_center_px`, so
+    ``row = (h - 1)/2 + y_um / pixel_size_um``. Round to the nearest integer
+    for the pixel containing the point.
+    """
+    cy, cx = optical_center_px(shape)
+    return (cy + np.asarray(y_um) / pixel_size_um, cx + np.asarray(x_um) / pixel_size_um)
+
+
+def index_to_um(
+    row: np.ndarray | float, col: np.ndarray | float, shape: tuple[int, int], pixel_size_um: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fractional ``(row, col)`` in an image of ``shape`` to optical-centre µm: the inverse of :func:`um_to_index`."""
+    cy, cx = optical_center_px(shape)
+    return ((np.asarray(row) - cy) * pixel_size_um, (np.asarray(col) - cx) * pixel_size_um)
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Sensor field of view and the padded tissue canvas around it."""
@@ -39,6 +67,10 @@ class Geometry:
     @property
     def canvas_shape(self) -> tuple[int, int]:
         return (self.fov_shape[0] + 2 * self.margin_px, self.fov_shape[1] + 2 * self.margin_px)
+
+    def canvas_index(self, y_um: np.ndarray | float, x_um: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """Optical-centre µm to fractional ``(row, col)`` on the padded canvas (see :func:`um_to_index`)."""
+        return um_to_index(y_um, x_um, self.canvas_shape, self.pixel_size_um)
 
     @property
     def fov_slice(self) -> tuple[slice, slice]:
@@ -98,4 +130,13 @@ class StepContext:
         return generator(self.seed, type(self._step).step_id(), stream, index)
 
 
-__all__ = ["TARGET_CHUNK_BYTES", "ArtifactSource", "Geometry", "StepContext", "geometry_of"]
+__all__ = [
+    "TARGET_CHUNK_BYTES",
+    "ArtifactSource",
+    "Geometry",
+    "StepContext",
+    "geometry_of",
+    "index_to_um",
+    "optical_center_px",
+    "um_to_index",
+]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minisim.context import index_to_um, optical_center_px
 from minisim.rng import generator
 
 #: Murray's exponent: sum of r**3 is conserved at a bifurcation (Murray 1926, minimum work).
@@ -169,7 +170,7 @@ def rasterize_vessels(trees: list[np.ndarray], shape: tuple[int, int], pixel_siz
     depths both absorb).
     """
     h, w = shape
-    cy, cx = (h - 1) / 2, (w - 1) / 2
+    cy, cx = optical_center_px(shape)
     total = np.zeros(shape)
     for segments in trees:
         tree = np.zeros(shape)
@@ -181,8 +182,8 @@ def rasterize_vessels(trees: list[np.ndarray], shape: tuple[int, int], pixel_siz
             c1 = min(math.ceil((max(x0, x1) + r) / pixel_size_um + cx) + 1, w)
             if r0 >= r1 or c0 >= c1:
                 continue
-            py = ((np.arange(r0, r1) - cy) * pixel_size_um)[:, None]
-            px = ((np.arange(c0, c1) - cx) * pixel_size_um)[None, :]
+            py_um, px_um = index_to_um(np.arange(r0, r1), np.arange(c0, c1), shape, pixel_size_um)
+            py, px = py_um[:, None], px_um[None, :]
             np.maximum(tree[r0:r1, c0:c1], capsule_chord_um(py, px, seg), out=tree[r0:r1, c0:c1])
         total += tree
     return total
