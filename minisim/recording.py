@@ -16,7 +16,7 @@ import xarray as xr
 
 from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
 from minisim._compat.engine import finalize  # noqa: F401  (1.0's finalize(scene, spec): a placeholder)
-from minisim.artifacts import LAZY_FIELDS, PER_UNIT
+from minisim.artifacts import LAZY_FIELDS, PER_UNIT, attrs_of
 from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at  # noqa: F401  (minisim 1.0 import path)
 from minisim.footprint import Footprints
 from minisim.spec import Spec
@@ -165,7 +165,10 @@ class GroundTruth:
         }
         if self.shifts is not None:
             data["shifts"] = (("frame", "shift_dim"), self.shifts)
-        return xr.Dataset(data, coords=coords)
+        ds = xr.Dataset(data, coords=coords)
+        for name in ds.data_vars:
+            ds[name].attrs.update(attrs_of(str(name)))
+        return ds
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -273,7 +276,12 @@ class Recording:
             "height": np.arange(arr.shape[1]) - off_h,
             "width": np.arange(arr.shape[2]) - off_w,
         }
-        return xr.DataArray(arr, dims=MOVIE_DIMS, coords=coords, name=name)
+        if name == "observed" and np.issubdtype(arr.dtype, np.integer):
+            attrs = attrs_of("observed")
+        else:
+            what = "observed movie (no sensor step)" if name == "observed" else f"movie after {name}"
+            attrs = {**attrs_of("stage"), "long_name": what}
+        return xr.DataArray(arr, dims=MOVIE_DIMS, coords=coords, name=name, attrs=attrs)
 
     def save(self, path: str | Path, **kwargs: Any) -> Path:
         """Write one self-describing zarr store: ``export("zarr", ...)``; see :func:`minisim.store.save`."""
