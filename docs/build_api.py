@@ -31,7 +31,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("Metrics", ("minisim.metrics", "minisim.detection")),
     "testing": ("Test-suite fixtures", ("minisim.testing",)),
     "cache_sweep": ("Caching and sweeps", ("minisim.cache", "minisim.sweep")),
-    "exports": ("Exports", ("minisim.export", "minisim.export_minian", "minisim.video")),
+    "exports": ("Exports", ("minisim.exporters", "minisim.export", "minisim.export_minian", "minisim.video")),
     "pictures": ("Pictures and dataflow graphs", ("minisim.plot", "minisim.graph")),
 }
 

@@ -77,7 +77,7 @@ def _n_cells(spec: Any, area_mm2: float) -> float:
 
 def estimate(spec: Any, chunk_frames: int | None = None) -> dict[str, float]:
     """Estimated bytes of the cell phase and of the chunks being computed at once."""
-    from minisim.engine import TARGET_CHUNK_BYTES, geometry_of
+    from minisim.context import TARGET_CHUNK_BYTES, geometry_of
 
     acq = spec.acquisition
     geo = geometry_of(spec)

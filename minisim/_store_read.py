@@ -1,12 +1,11 @@
-"""Reading stores written by :mod:`minisim.store`: ``load`` and ``describe``."""
+"""Reading stores written by :mod:`minisim.store`: their parts (``Recording.load``) and ``describe``."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -27,6 +26,7 @@ from minisim._store_format import (
     partial_path,
     store_attrs,
 )
+from minisim.artifacts import LAZY_FIELDS
 from minisim.footprint import Footprints
 from minisim.spec import ENGINE_VERSION, Spec
 
@@ -71,16 +71,24 @@ def _lazy(arr: Any, path: Path) -> da.Array:
     return da.from_array(NamedReads(arr, path), chunks=arr.chunks, asarray=False, fancy=False)
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Read a store written by :func:`save` into a :class:`~minisim.recording.Recording`.
+class StoreParts(NamedTuple):
+    """What a store holds, ready to build a :class:`~minisim.recording.Recording` from."""
+
+    spec: Spec
+    truth: dict[str, Any]
+    stages: dict[str, da.Array]
+    stage_order: tuple[str, ...]
+    margin_px: int
+
+
+def read_parts(path: str | os.PathLike[str]) -> StoreParts:
+    """Read a store written by :func:`minisim.store.save` (``Recording.load`` builds the recording).
 
     The movie (and any stored stages) stay lazy (``da.from_zarr``); the
-    ground truth is read exactly. Refuses, with a message saying what to
-    do: a missing or non-minisim path, another format version, an
-    unfinished write, and a store whose ``spec.json`` was edited.
+    ground truth is read exactly, its long series lazily. Refuses, with a
+    message saying what to do: a missing or non-minisim path, another format
+    version, an unfinished write, and a store whose ``spec.json`` was edited.
     """
-    from minisim.recording import LAZY_FIELDS, GroundTruth, Recording
-
     zc.warn_if_broken_pair("Recording.load", stacklevel=4)
     p = Path(path).expanduser()
     if not p.exists():
@@ -136,7 +144,6 @@ def load(path: str | os.PathLike[str]) -> Any:
         stages[name] = _lazy(root[f"stages/{name}"], p / "stages" / name)
     gt_group = root[GT]
     gt_attrs = dict(gt_group.attrs)
-    known = {f.name for f in dataclasses.fields(GroundTruth)}
     kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in gt_attrs["scalars"].items()}
     for name in gt_attrs["present"]:
         if name in gt_attrs["footprints"]:
@@ -147,14 +154,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         else:
             kwargs[name] = gt_group[name][...]
     kwargs.update(dict.fromkeys(gt_attrs["absent"], None))
-    gt = GroundTruth(**{k: v for k, v in kwargs.items() if k in known})
-    return Recording(
-        spec=spec,
-        ground_truth=gt,
-        stages=stages,
-        stage_order=tuple(attrs.get("stages", [])),
-        margin_px=int(attrs.get("margin_px", 0)),
-    )
+    return StoreParts(spec, kwargs, stages, tuple(attrs.get("stages", [])), int(attrs.get("margin_px", 0)))
 
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:

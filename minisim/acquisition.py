@@ -16,6 +16,7 @@ from pydantic import model_validator
 
 from minisim._aliases import keyword_alias
 from minisim._base import Base, bounded
+from minisim.context import um_to_index
 
 #: Refractive index of brain tissue used for the depth of field.
 TISSUE_REFRACTIVE_INDEX = 1.33
@@ -233,9 +234,7 @@ class Acquisition(Base):
         self, y_um: np.ndarray | float, x_um: np.ndarray | float, shape: tuple[int, int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Optical-center µm to fractional (row, col) in an image of ``shape``."""
-        h, w = shape if shape is not None else self.fov_shape
-        px = self.pixel_size_um
-        return ((h - 1) / 2 + np.asarray(y_um) / px, (w - 1) / 2 + np.asarray(x_um) / px)
+        return um_to_index(y_um, x_um, shape if shape is not None else self.fov_shape, self.pixel_size_um)
 
     @keyword_alias(depth_um="z_um")
     def cell_optics(self, z_um: np.ndarray, focal_um: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from minisim.context import um_to_index
+
 #: Peak transient SNR above which a cell counts as detectable (minisim 1.0 value).
 DETECT_SNR_THRESHOLD = 3.0
 
@@ -85,6 +87,7 @@ def sample_field_at(field: np.ndarray | None, y_um: np.ndarray, x_um: np.ndarray
     if field is None:
         return np.ones(np.broadcast(y, x).shape)
     h, w = field.shape
-    row = np.clip(np.rint((h - 1) / 2 + y / pixel_size_um), 0, h - 1).astype(int)
-    col = np.clip(np.rint((w - 1) / 2 + x / pixel_size_um), 0, w - 1).astype(int)
+    row_f, col_f = um_to_index(y, x, (h, w), pixel_size_um)
+    row = np.clip(np.rint(row_f), 0, h - 1).astype(int)
+    col = np.clip(np.rint(col_f), 0, w - 1).astype(int)
     return np.asarray(field)[row, col]

@@ -12,54 +12,22 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 
-from minisim.acquisition import Acquisition
+from minisim.assembly import assemble
+from minisim.context import TARGET_CHUNK_BYTES, Geometry, StepContext, geometry_of
 from minisim.perf import PerfTracker, measure
-from minisim.rng import generator
+from minisim.recording import Recording
 from minisim.spec import Spec
 from minisim.steps.base import MovieOp, StepSpec
 from minisim.steps.fields import add_block, multiply_block
 from minisim.steps.registry import kind_of
 from minisim.steps.sensor import sensor_block
 from minisim.traces import StreamedTraces
-
-#: Target uncompressed size of one frame chunk of the float32 canvas. Each op
-#: passes over the whole block, so blocks that stay near the 32 MB L3 cache of
-#: a laptop/server core run the memory-bound ops ~2x faster than 64 MB ones
-#: (16 frames of 608x608 px measured 24 ms/frame against 26-31 ms/frame for 42
-#: frames, benchmarks/bench_throughput.py); tasks stay few (4.5k per hour at
-#: 20 fps) and memory per worker thread stays ~100 MB.
-TARGET_CHUNK_BYTES = 24 * 2**20
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Sensor field of view and the padded tissue canvas around it."""
-
-    fov_shape: tuple[int, int]
-    margin_px: int
-    pixel_size_um: float
-
-    @property
-    def canvas_shape(self) -> tuple[int, int]:
-        return (self.fov_shape[0] + 2 * self.margin_px, self.fov_shape[1] + 2 * self.margin_px)
-
-    @property
-    def fov_slice(self) -> tuple[slice, slice]:
-        m = self.margin_px
-        return (slice(m, m + self.fov_shape[0]), slice(m, m + self.fov_shape[1]))
-
-
-def geometry_of(spec: Spec) -> Geometry:
-    acq = spec.acquisition
-    margin = max((s.margin_px(acq.pixel_size_um) for s in spec.steps), default=0)
-    return Geometry(acq.fov_shape, margin, acq.pixel_size_um)
 
 
 def default_chunk_frames(spec: Spec) -> int:
@@ -110,36 +78,6 @@ class Artifacts:
         for step in self.spec.steps:
             self.run(step)
         return self.values
-
-
-class StepContext:
-    """What a step may see: the acquisition, geometry, seed, its declared inputs and its RNG."""
-
-    def __init__(self, artifacts: Artifacts, step: StepSpec):
-        self._artifacts, self._step = artifacts, step
-        self.spec: Spec = artifacts.spec
-        self.acq: Acquisition = artifacts.spec.acquisition
-        self.geometry: Geometry = artifacts.geometry
-        self.seed: int = artifacts.spec.seed
-
-    def _declared(self, name: str) -> None:
-        cls = type(self._step)
-        # A step may also read its own products (its movie_op reuses what its compute made).
-        if name not in cls.consumes and name not in cls.uses and name not in cls.produces:
-            raise RuntimeError(f"step {self._step.kind!r} read {name!r} without declaring it in consumes/uses")
-
-    def has(self, name: str) -> bool:
-        """Whether an artifact this step ``uses`` is produced in this spec."""
-        self._declared(name)
-        return self._artifacts.available(name)
-
-    def get(self, name: str) -> Any:
-        self._declared(name)
-        return self._artifacts.get(name)
-
-    def rng(self, stream: int = 0, index: int = 0) -> np.random.Generator:
-        """This step's generator for (stream, index): index is a cell or a frame."""
-        return generator(self.seed, type(self._step).step_id(), stream, index)
 
 
 def _run_op(
@@ -257,7 +195,9 @@ def _is_cell_kind(spec: Spec, kind: str) -> bool:
     return step is not None and not type(step).acts_on_movie
 
 
-def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None = None, chunk_frames: int | None = None):  # type: ignore[no-untyped-def]
+def simulate(
+    spec: Spec, *, until: str | None = None, perf: PerfTracker | None = None, chunk_frames: int | None = None
+) -> Recording:
     """Build a recording lazily: cell-phase artifacts now, the movie as a dask graph.
 
     Parameters
@@ -279,7 +219,6 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         ``observed`` is lazy; compute it, save it, or stream it to zarr.
     """
     from minisim._memory import check_memory
-    from minisim.recording import assemble
     from minisim.spec import Spec
 
     if not isinstance(spec, Spec):
@@ -312,4 +251,13 @@ def simulate(spec: Spec, *, until: str | None = None, perf: PerfTracker | None =
         return assemble(spec, geo, artifacts.values, stages, order)
 
 
-__all__ = ["Artifacts", "Geometry", "StepContext", "apply_op", "simulate"]
+__all__ = [
+    "TARGET_CHUNK_BYTES",
+    "Artifacts",
+    "Geometry",
+    "StepContext",
+    "apply_op",
+    "default_chunk_frames",
+    "geometry_of",
+    "simulate",
+]

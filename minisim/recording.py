@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import dask.array as da
 import numpy as np
@@ -15,31 +16,13 @@ import xarray as xr
 
 from minisim._base import RecordingFormatWarning  # noqa: F401  (minisim 1.0 import path)
 from minisim._compat.engine import finalize  # noqa: F401  (1.0's finalize(scene, spec): a placeholder)
-from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, electrons_per_unit, photon_field, sample_field_at
+from minisim.artifacts import LAZY_FIELDS, PER_UNIT, attrs_of
+from minisim.detection import DETECT_SNR_THRESHOLD, detection_snr, sample_field_at  # noqa: F401  (minisim 1.0 import path)
 from minisim.footprint import Footprints
 from minisim.spec import Spec
 from minisim.steps.registry import kind_of
-from minisim.traces import SEGMENT_FRAMES, StreamedTraces
-
-if TYPE_CHECKING:
-    from minisim.engine import Geometry
 
 MOVIE_DIMS = ("frame", "height", "width")
-
-#: Artifacts with one row per placed cell; subset together when cells are dropped.
-PER_UNIT = (
-    "C",
-    "S",
-    "centers_um",
-    "amplitude_per_cell",
-    "in_focus",
-    "observed_sigma_px",
-    "observed_gain",
-    "optical_brightness",
-    "population_id",
-    "bleaching",
-    "vessel_overlap_fraction",
-)
 
 
 class _ReadAsNumpy:
@@ -69,10 +52,6 @@ class _ReadAsNumpy:
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.slot] = value
-
-
-#: Fields held lazily until read (see :class:`_ReadAsNumpy`).
-LAZY_FIELDS = ("C", "S", "bleaching")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -186,7 +165,10 @@ class GroundTruth:
         }
         if self.shifts is not None:
             data["shifts"] = (("frame", "shift_dim"), self.shifts)
-        return xr.Dataset(data, coords=coords)
+        ds = xr.Dataset(data, coords=coords)
+        for name in ds.data_vars:
+            ds[name].attrs.update(attrs_of(str(name)))
+        return ds
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -294,13 +276,16 @@ class Recording:
             "height": np.arange(arr.shape[1]) - off_h,
             "width": np.arange(arr.shape[2]) - off_w,
         }
-        return xr.DataArray(arr, dims=MOVIE_DIMS, coords=coords, name=name)
+        if name == "observed" and np.issubdtype(arr.dtype, np.integer):
+            attrs = attrs_of("observed")
+        else:
+            what = "observed movie (no sensor step)" if name == "observed" else f"movie after {name}"
+            attrs = {**attrs_of("stage"), "long_name": what}
+        return xr.DataArray(arr, dims=MOVIE_DIMS, coords=coords, name=name, attrs=attrs)
 
     def save(self, path: str | Path, **kwargs: Any) -> Path:
-        """Write one self-describing zarr store; see :func:`minisim.store.save`."""
-        from minisim.store import save
-
-        return save(self, path, **kwargs)
+        """Write one self-describing zarr store: ``export("zarr", ...)``; see :func:`minisim.store.save`."""
+        return cast(Path, self.export("zarr", path, **kwargs))
 
     def plot(self, path: str | Path | None = None, **kwargs: Any) -> Any:
         """Summary figure: projections with footprints, traces, motion, fields.
@@ -312,11 +297,29 @@ class Recording:
         return plot_summary(self, path, **kwargs)
 
     @classmethod
-    def load(cls, path: str | Path) -> Recording:
-        """Read a store written by :meth:`save`; refuses edited or incomplete stores."""
-        from minisim.store import load
+    def load(cls, path: str | os.PathLike[str]) -> Recording:
+        """Read a store written by :meth:`save`; refuses edited or incomplete stores.
 
-        return load(path)
+        See :func:`minisim.store.load`.
+        """
+        from minisim._store_read import read_parts
+
+        parts = read_parts(path)
+        known = {f.name for f in dataclasses.fields(GroundTruth)}
+        truth = GroundTruth(**{k: v for k, v in parts.truth.items() if k in known})
+        return cls(parts.spec, truth, parts.stages, parts.stage_order, parts.margin_px)
+
+    def export(self, fmt: str, path: str | Path, **options: Any) -> Path | list[Path]:
+        """Write this recording in format ``fmt``: the single entry point of every export.
+
+        ``fmt`` is a name of :func:`minisim.exporters.exporters`
+        (``"zarr"``, ``"video"``, ``"tiff"``, ``"minian"`` or a format an
+        installed package registers); ``options`` are that format's options,
+        checked against its options model. Returns what was written.
+        """
+        from minisim.exporters import export
+
+        return export(self, fmt, path, **options)
 
     def write_video(
         self,
@@ -329,68 +332,28 @@ class Recording:
         progress: bool = True,
         **kwargs: Any,
     ) -> Path:
-        """Stream the observed movie to an 8-bit grayscale video; see :func:`minisim.export.write_video`."""
-        from minisim.export import write_video
+        """Stream the observed movie to an 8-bit grayscale video: ``export("video", ...)``.
 
-        return write_video(self, path, fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, **kwargs)
+        See :func:`minisim.export.write_video`.
+        """
+        options = dict(fps=fps, vmin=vmin, vmax=vmax, codec=codec, progress=progress, **kwargs)
+        return cast(Path, self.export("video", path, **options))
 
     def write_tiff(self, path: str | Path, **kwargs: Any) -> list[Path]:
-        """Stream the observed movie to multi-page TIFF; see :func:`minisim.export.write_tiff`."""
-        from minisim.export import write_tiff
+        """Stream the observed movie to multi-page TIFF: ``export("tiff", ...)``.
 
-        return write_tiff(self, path, **kwargs)
+        See :func:`minisim.export.write_tiff`.
+        """
+        return cast(list[Path], self.export("tiff", path, **kwargs))
 
     def to_minian(self, directory: str | Path, **kwargs: Any) -> Path:
-        """Write movie and ground truth in minian's zarr layout; see :func:`minisim.export.to_minian`."""
-        from minisim.export import to_minian
+        """Write movie and ground truth in minian's zarr layout: :func:`minisim.export_minian.to_minian`.
+
+        ``export("minian", ...)`` writes the same, with ``varr_range`` given as ``vmin`` / ``vmax``.
+        """
+        from minisim.export_minian import to_minian
 
         return to_minian(self, directory, **kwargs)
-
-
-def assemble(
-    spec: Spec, geo: Geometry, values: dict[str, Any], stages: dict[str, da.Array], order: list[str]
-) -> Recording:
-    """Assemble the ground truth from the artifacts and wrap the movie stages."""
-    planted: Footprints = values.get("planted_footprints") or Footprints(
-        np.zeros((0, 2), np.int64), (), geo.canvas_shape
-    )
-    visible = _reaches_fov(planted, geo)
-    n_frames = spec.acquisition.n_frames
-    n = len(planted)
-    gt_fields = {f.name for f in dataclasses.fields(GroundTruth)}
-    kwargs: dict[str, Any] = {
-        "amplitude_per_cell": np.full(n, np.nan),
-        "in_focus": np.ones(n, bool),
-        "centers_um": np.zeros((n, 3)),
-        **{k: v for k, v in values.items() if k in gt_fields},
-    }
-    for name in ("C", "S"):
-        if name not in kwargs:
-            kwargs[name] = da.zeros((n, n_frames), dtype=np.float32, chunks=(n, SEGMENT_FRAMES))
-    snr, detectable = _detectability(spec, values, kwargs, n)
-    kwargs.update(snr=snr, detectable=detectable)
-    keep = None if visible.all() else visible
-    for name in (*PER_UNIT, "snr", "detectable"):
-        value = kwargs.get(name)
-        if isinstance(value, StreamedTraces):
-            value = value.data
-        if value is not None and keep is not None:
-            value = value[keep] if isinstance(value, da.Array) else np.asarray(value)[keep]
-        kwargs[name] = value
-    obs = values.get("observed_footprints")
-    gt = GroundTruth(
-        fov_shape=geo.fov_shape,
-        fov_offset=(geo.margin_px, geo.margin_px),
-        pixel_size_um=geo.pixel_size_um,
-        **{**kwargs, "planted": planted.subset(visible), "observed": obs.subset(visible) if obs is not None else None},
-    )
-    stages = dict(stages)
-    out_dtype = spec.output.store_dtype
-    if spec.step("sensor") is None or "sensor" not in order:
-        key = "_fov" if "_fov" in stages else (order[-1] if order else None)
-        if key is not None and stages[key].dtype != np.dtype(out_dtype):
-            stages["_fov"] = stages[key].astype(out_dtype)
-    return Recording(spec, gt, stages, tuple(order), geo.margin_px)
 
 
 def _as_dask(movie: Any) -> da.Array:
@@ -399,37 +362,3 @@ def _as_dask(movie: Any) -> da.Array:
     if arr.ndim != 3:
         raise ValueError(f"a movie must be (frame, height, width); got shape {arr.shape}")
     return arr
-
-
-def _reaches_fov(planted: Footprints, geo: Geometry) -> np.ndarray:
-    m, (h, w) = geo.margin_px, geo.fov_shape
-    keep = np.zeros(len(planted), bool)
-    for i, (off, patch) in enumerate(zip(planted.offsets, planted.patches, strict=True)):
-        rows = np.nonzero(patch.any(axis=1))[0] + off[0]
-        cols = np.nonzero(patch.any(axis=0))[0] + off[1]
-        keep[i] = rows.size > 0 and ((rows >= m) & (rows < m + h)).any() and ((cols >= m) & (cols < m + w)).any()
-    return keep
-
-
-def _detectability(spec: Spec, values: dict[str, Any], kw: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell peak SNR and the detectable flag (see :mod:`minisim.detection`)."""
-    traces: StreamedTraces | None = values.get("C")
-    if traces is None:
-        return np.zeros(n), np.zeros(n, bool)
-    sensor = spec.step("sensor")
-    if sensor is None:
-        return np.full(n, np.nan), np.asarray(kw["in_focus"], bool).copy()
-    acq = spec.acquisition
-    y, x = kw["centers_um"][:, 1], kw["centers_um"][:, 2]
-    field = photon_field(values.get("illumination"), values.get("vignette"))
-    field_at_cell = sample_field_at(field, y, x, acq.pixel_size_um)
-    if values.get("vasculature_mask") is not None:
-        field_at_cell = field_at_cell * sample_field_at(values["vasculature_mask"], y, x, acq.pixel_size_um)
-    brightness = np.asarray(values.get("optical_brightness", np.ones(n)))
-    gain = electrons_per_unit(brightness, field_at_cell, sensor.photons_per_unit, acq.image_sensor.quantum_efficiency)
-    snr = (
-        detection_snr(traces.maximum - traces.minimum, traces.minimum, gain, acq.image_sensor.read_noise_e)
-        if traces.shape[1]
-        else np.zeros(n)
-    )
-    return snr, snr >= DETECT_SNR_THRESHOLD

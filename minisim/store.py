@@ -38,6 +38,7 @@ import shutil
 import string
 import uuid
 import warnings
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +66,11 @@ from minisim._store_format import (  # noqa: F401 - re-exported
     store_attrs,
 )
 from minisim._store_lock import StoreLockedError, destination_lock, lock_path, pid_alive  # noqa: F401
-from minisim._store_read import describe, load  # noqa: F401 - re-exported
+from minisim._store_read import describe  # noqa: F401 - re-exported
+from minisim.artifacts import PER_UNIT
 from minisim.footprint import Footprints
 from minisim.progress import run_blocks
+from minisim.recording import Recording
 from minisim.spec import ENGINE_VERSION
 
 COMPRESSOR = numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
@@ -168,8 +171,6 @@ def _frame_axis(shape: tuple[int, ...], n_frames: int) -> int | None:
 
 
 def _gt_dims(name: str, shape: tuple[int, ...], frame_axis: int | None, n_units: int) -> tuple[str, ...]:
-    from minisim.recording import PER_UNIT
-
     dims = [f"{name}_dim{k}" for k in range(len(shape))]
     if shape and name in (*PER_UNIT, "detectable", "snr") and shape[0] == n_units:
         dims[0] = "unit_id"
@@ -275,15 +276,13 @@ def _init_store(
         root.require_group("stages").attrs["order"] = stage_names
     text = rec.spec.to_json()
     (tmp / SPEC_FILE).write_text(text + "\n")
-    import minisim
-
     root.attrs.update({
         "format_version": FORMAT_VERSION,
         "complete": False,
         "spec_cache_key": layout["spec_cache_key"],
         "spec_sha256": _spec_digest(text),
         "engine_version": ENGINE_VERSION,
-        "minisim_version": minisim.__version__,
+        "minisim_version": version("minisim"),
         "n_frames": int(rec.observed.shape[0]),
         "chunk_frames": chunk_frames,
         "stages": stage_names,
@@ -439,6 +438,17 @@ def _resolve_stages(rec: Any, stages: list[str] | str | None) -> list[str]:
         return list(dict.fromkeys(str(rec.stage(s).name) for s in stages))
     except (KeyError, ValueError) as err:
         raise StoreError(f"stages: {err.args[0]}") from err
+
+
+def load(path: str | os.PathLike[str]) -> Recording:
+    """Read a store written by :func:`save` into a :class:`~minisim.recording.Recording`.
+
+    The movie (and any stored stages) stay lazy (``da.from_zarr``); the
+    ground truth is read exactly. Refuses, with a message saying what to
+    do: a missing or non-minisim path, another format version, an
+    unfinished write, and a store whose ``spec.json`` was edited.
+    """
+    return Recording.load(path)
 
 
 def save(

@@ -11,6 +11,7 @@ from dask.callbacks import Callback
 
 import minisim as ms
 from minisim.export import to_uint8
+from minisim.exporters import Exporter, function_exporter
 from tests.conftest import small_spec
 
 
@@ -199,3 +200,120 @@ def test_cli_export_each_format_from_a_saved_recording(tmp_path, rec8, capsys):
     assert main(["export", str(tmp_path / "nope.zarr"), "--to", "video", "--out", str(tmp_path / "n.avi")]) == 2
     err = capsys.readouterr().err
     assert "--overwrite" in err and "overwrite=True" in err and "nope.zarr" in err
+
+
+# --------------------------------------------------------------------------- the exporter table
+
+
+def _write_npy(recording, path, *, scale: int = 1, progress: bool = True):
+    """A third-party format for the tests: the movie as one ``.npy`` file.
+
+    Parameters
+    ----------
+    scale : int
+        Factor the counts are multiplied by.
+    progress : bool
+        Ignored.
+    """
+    from pathlib import Path
+
+    np.save(path, np.asarray(recording.observed.values, np.int64) * scale)
+    return Path(path)
+
+
+NPY_EXPORTER = function_exporter("npy", "the movie as one .npy file", "file", _write_npy)
+
+
+def _fake_entry_points(monkeypatch, *values: tuple[str, str]) -> None:
+    import importlib.metadata as md
+
+    eps = [md.EntryPoint(name=n, value=v, group="minisim.exporters") for n, v in values]
+    real = md.entry_points
+
+    def entry_points(**kw):
+        return md.EntryPoints(eps) if kw.get("group") == "minisim.exporters" else real(**kw)
+
+    monkeypatch.setattr(md, "entry_points", entry_points)
+
+
+def test_table_lists_builtin_formats_with_typed_options():
+    from minisim.exporters import exporters, get_exporter
+
+    table = exporters()
+    assert list(table)[:4] == ["zarr", "video", "tiff", "minian"]
+    for name, exporter in table.items():
+        assert isinstance(exporter, Exporter) and exporter.name == name
+        assert exporter.options.model_config["extra"] == "forbid" and exporter.options.model_config["frozen"]
+    tiff = get_exporter("tiff").options
+    assert tiff.model_fields["frames_per_file"].default is None and "Frames per file" in str(
+        tiff.model_fields["frames_per_file"].description
+    )
+    # the minian exporter's options are to_minian's keywords, so a keyword added there flows through
+    import inspect
+
+    from minisim.export_minian import to_minian
+
+    kw = [p.name for p in inspect.signature(to_minian).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    assert list(get_exporter("minian").options.model_fields) == kw
+
+
+def test_export_is_the_single_entry_point_and_aliases_agree(tmp_path, rec8):
+    files = rec8.export("tiff", tmp_path / "a.tif", frames_per_file=8, progress=False)
+    n = rec8.observed.shape[0]
+    assert [p.name for p in files] == [f"a{i + 1}.tif" for i in range(-(-n // 8))]
+    alias = rec8.write_tiff(tmp_path / "b.tif", progress=False)
+    both = np.concatenate([tifffile.imread(p) for p in files])
+    np.testing.assert_array_equal(both, tifffile.imread(alias[0]))
+    np.testing.assert_array_equal(both, rec8.observed.values)
+    store = rec8.export("zarr", tmp_path / "r.zarr")
+    np.testing.assert_array_equal(ms.Recording.load(store).observed.values, rec8.observed.values)
+    with pytest.raises(ValueError, match=r"unknown export format 'nwb'.*'minian'.*'tiff'"):
+        rec8.export("nwb", tmp_path / "x.nwb")
+    with pytest.raises(TypeError, match=r"'tiff' export has no option\(s\) \['fps'\].*frames_per_file"):
+        rec8.export("tiff", tmp_path / "c.tif", fps=3)
+    with pytest.raises(ValueError, match="frames_per_file"):  # typed: pydantic rejects a non-integer
+        rec8.export("tiff", tmp_path / "c.tif", frames_per_file="many")
+    assert not (tmp_path / "c.tif").exists()
+
+
+def test_entry_point_format_plugs_into_export_and_the_cli(tmp_path, rec8, monkeypatch, capsys):
+    from minisim.cli import main
+    from minisim.exporters import exporters
+
+    _fake_entry_points(monkeypatch, ("npy", "tests.test_export:NPY_EXPORTER"), ("bad", "tests.nowhere:EXPORTER"))
+    with pytest.warns(UserWarning, match=r"'bad' export format .*failed to load"):
+        table = exporters()
+    assert "npy" in table and "bad" not in table
+    with pytest.warns(UserWarning, match="failed to load"):
+        out = rec8.export("npy", tmp_path / "m.npy", scale=2)
+    np.testing.assert_array_equal(np.load(out), 2 * rec8.observed.values.astype(np.int64))
+    store = rec8.save(tmp_path / "rec.zarr")
+    with pytest.warns(UserWarning, match="failed to load"):
+        status = main(["export", str(store), "--to", "npy", "--out", str(tmp_path / "c.npy"), "--scale", "3"])
+    assert status == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "c.npy"), 3 * rec8.observed.values.astype(np.int64))
+    with pytest.warns(UserWarning, match="failed to load"):  # a flag of another format is refused by name
+        status = main(["export", str(store), "--to", "npy", "--out", str(tmp_path / "d.npy"), "--fps", "3"])
+    assert status == 2 and "--fps is not an option of the npy format (its options: --scale)" in capsys.readouterr().err
+    assert not (tmp_path / "d.npy").exists()
+
+
+def test_entry_point_cannot_replace_a_builtin(monkeypatch):
+    from minisim.exporters import exporters, get_exporter
+
+    _fake_entry_points(monkeypatch, ("tiff", "tests.test_export:NPY_EXPORTER"))
+    with pytest.warns(UserWarning, match="reuses the format name 'tiff'"):
+        table = exporters()
+    assert table["tiff"] is get_exporter("tiff") and table["tiff"].summary.startswith("multi-page TIFF")
+
+
+def test_cli_export_to_zarr_flags_from_the_table(tmp_path, rec8):
+    from minisim.cli import build_parser, main
+
+    help_text = build_parser()._subparsers._group_actions[0].choices["export"].format_help()
+    for flag in ("--frames-per-file", "--fps", "--codec", "--stages", "--resume", "--chunk-frames"):
+        assert flag in help_text
+    assert "--perf" not in help_text  # an option with no command-line form stays in the Python API
+    store = rec8.save(tmp_path / "rec.zarr")
+    assert main(["export", str(store), "--to", "zarr", "--out", str(tmp_path / "copy.zarr"), "--no-progress"]) == 0
+    np.testing.assert_array_equal(ms.Recording.load(tmp_path / "copy.zarr").ground_truth.C, rec8.ground_truth.C)

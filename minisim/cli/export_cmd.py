@@ -1,62 +1,116 @@
-"""``minisim export``: a saved recording to video, TIFF, or minian's zarr layout."""
+"""``minisim export``: a saved recording to any format of the exporter table (:mod:`minisim.exporters`).
+
+The formats, and one flag per option, come from the table: an option
+``frames_per_file: int | None`` of a format becomes ``--frames-per-file N``;
+a boolean option defaulting to false becomes a switch. ``--overwrite`` and
+``--no-progress`` apply to every format. Options whose type has no command
+line form (e.g. a ``PerfTracker``) are left to the Python API.
+"""
 
 from __future__ import annotations
 
 import argparse
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("video", "tiff", "minian")
+from minisim.exporters import Exporter, exporters
+
+#: Options every format gets from the command line itself (not as format flags).
+COMMON = ("overwrite", "progress")
+_SCALARS = (int, float, str)
+
+
+def _cli_type(annotation: Any) -> tuple[type | None, bool]:
+    """(scalar type, takes a list) for an option annotation; (None, False) if it has no CLI form."""
+    args = (
+        typing.get_args(annotation)
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union
+        else (annotation,)
+    )
+    args = tuple(a for a in args if a is not type(None))
+    for a in args:
+        if typing.get_origin(a) is list and typing.get_args(a) and typing.get_args(a)[0] in _SCALARS:
+            return typing.get_args(a)[0], True
+    scalars = [a for a in args if a in (*_SCALARS, bool)]
+    return (scalars[0], False) if len(scalars) == len(args) and scalars else (None, False)
+
+
+def _flags(table: dict[str, Exporter]) -> dict[str, dict[str, Any]]:
+    """Option name -> argparse settings, merged over formats (the formats using it are named in its help)."""
+    flags: dict[str, dict[str, Any]] = {}
+    for fmt, exporter in table.items():
+        for name, field in exporter.options.model_fields.items():
+            if name in COMMON:
+                continue
+            kind, many = _cli_type(field.annotation)
+            if kind is None:
+                continue
+            entry = flags.setdefault(name, {"kind": kind, "many": many, "formats": [], "help": field.description})
+            if (entry["kind"], entry["many"]) == (kind, many):
+                entry["formats"].append(fmt)
+    return flags
 
 
 def register(sub: Any) -> None:
+    table = exporters()
+    described = "; ".join(f"'{name}' ({e.summary})" for name, e in table.items())
     p = sub.add_parser(
         "export",
-        help="export a saved recording as video, TIFF or minian's layout",
-        description=(
-            "Stream a recording saved with `minisim simulate --out` to another format, chunk by chunk: "
-            "'video' (8-bit AVI; lossless Y800 by default), 'tiff' (multi-page, counts unchanged), or "
-            "'minian' (a directory of zarr groups varr, true_A, true_C, true_S, true_motion that minian's "
-            "open_minian reads; --varr-dtype uint8 rescales a 16-bit movie for minian's median denoise)."
-        ),
+        help="export a saved recording to another format (" + ", ".join(table) + ")",
+        description=f"Stream a recording saved with `minisim simulate --out` to another format, chunk by chunk: "
+        f"{described}. Third-party formats register in the 'minisim.exporters' entry-points group.",
     )
     p.add_argument("recording", metavar="RECORDING.zarr", help="a recording store")
-    p.add_argument("--to", choices=FORMATS, required=True, help="output format")
-    p.add_argument("--out", required=True, metavar="PATH", help="output file (video, tiff) or directory (minian)")
-    p.add_argument("--fps", type=float, default=None, help="video: frame rate in the file (default: the acquisition's)")
-    p.add_argument(
-        "--vmin", type=float, default=0.0, help="video, minian --varr-dtype uint8: value mapped to 0 (default 0)"
-    )
-    p.add_argument(
-        "--vmax",
-        type=float,
-        default=None,
-        help="video: value shown white (default: sensor full scale); minian --varr-dtype uint8: value mapped "
-        "to 255 (default: the movie's maximum)",
-    )
-    p.add_argument(
-        "--varr-dtype",
-        choices=("uint8",),
-        default=None,
-        help="minian: write varr as 8-bit (minian's default median denoise needs it), counts rescaled "
-        "linearly from [--vmin, --vmax] to 0..255, the scale kept in varr's attributes",
-    )
-    p.add_argument("--codec", default="Y800", help="video: 4-character fourcc, Y800 (lossless) or MJPG (lossy)")
-    p.add_argument(
-        "--frames-per-file", type=int, default=None, metavar="N", help="tiff: split into numbered files of N frames"
-    )
-    p.add_argument("--chunk-frames", type=int, default=None, metavar="N", help="frames computed per chunk")
+    p.add_argument("--to", choices=list(table), required=True, help="output format")
+    p.add_argument("--out", required=True, metavar="PATH", help="output file or directory (see each format)")
+    for name, f in _flags(table).items():
+        flag = "--" + name.replace("_", "-")
+        where = ", ".join(f["formats"])
+        if f["kind"] is bool:
+            p.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=f"{where}: {f['help']}")
+        else:
+            metavar = "N" if f["kind"] is int else name.upper()
+            p.add_argument(
+                flag,
+                type=f["kind"],
+                nargs="+" if f["many"] else None,
+                default=argparse.SUPPRESS,
+                metavar=metavar,
+                help=f"{where}: {f['help']}",
+            )
     p.add_argument("--overwrite", action="store_true", help="replace existing output")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _options(args: argparse.Namespace, exporter: Exporter) -> dict[str, Any]:
+    """The options given on the command line for this format; a flag of another format is an error."""
+    from minisim.cli import UserError
+
+    fields = exporter.options.model_fields
+    given = {k: v for k, v in vars(args).items() if k not in ("recording", "to", "out", "overwrite", "no_progress")}
+    given.pop("func", None)
+    given.pop("command", None)
+    foreign = sorted(k for k in given if k not in fields)
+    if foreign:
+        own = sorted("--" + k.replace("_", "-") for k in fields if k not in COMMON)
+        raise UserError(
+            f"{', '.join('--' + k.replace('_', '-') for k in foreign)} is not an option of the {exporter.name} "
+            f"format (its options: {', '.join(own) or 'none'}); fix: drop it or choose another --to"
+        )
+    if "overwrite" in fields:
+        given["overwrite"] = args.overwrite
+    if "progress" in fields:
+        given["progress"] = not args.no_progress
+    return given
+
+
+def _check_paths(args: argparse.Namespace, exporter: Exporter, src: Path, out: Path) -> None:
     from minisim._store_format import refuse_inside_store, store_attrs
     from minisim.cli import UserError
-    from minisim.recording import Recording
 
-    src, out = Path(args.recording), Path(args.out)
     a_src, a_out = src.expanduser().absolute(), out.expanduser().absolute()
     if a_out == a_src or a_out in a_src.parents:
         raise UserError(
@@ -67,62 +121,60 @@ def run(args: argparse.Namespace) -> int:
         refuse_inside_store(out)
     except ValueError as err:
         raise UserError(str(err)) from err
-    if out.is_dir() and store_attrs(out) is not None:
+    if exporter.name != "zarr" and out.is_dir() and store_attrs(out) is not None:
         raise UserError(f"--out {str(out)!r} is a minisim store; refusing to export into it; fix: choose another --out")
-    if args.to != "minian" and out.is_dir():
-        raise UserError(
-            f"--out {str(out)!r} is a directory; a {args.to} export writes one file and never replaces a "
-            "directory (even with --overwrite); fix: give a file name, e.g. --out movie.tif"
-        )
-    if args.varr_dtype is not None and args.to != "minian":
-        raise UserError(f"--varr-dtype applies to --to minian only, not --to {args.to}; fix: drop --varr-dtype")
-    if args.fps is not None and not (0 < args.fps < float("inf")):
-        raise UserError(f"--fps {args.fps} must be a positive frame rate in frames/s; fix: e.g. --fps 20")
-    if args.chunk_frames is not None and args.chunk_frames < 1:
-        raise UserError(f"--chunk-frames {args.chunk_frames} must be a positive number of frames")
-    if args.frames_per_file is not None and args.frames_per_file < 1:
-        raise UserError(f"--frames-per-file {args.frames_per_file} must be a positive number of frames")
-    if args.to != "minian" and out.exists() and not args.overwrite:
-        raise UserError(f"{str(out)!r} exists; fix: pass --overwrite or choose another --out")
-    if args.to != "minian" and not out.parent.is_dir():
-        raise UserError(f"the directory of --out {str(out)!r} does not exist; fix: create it first")
+    if exporter.target == "file":
+        if out.is_dir():
+            raise UserError(
+                f"--out {str(out)!r} is a directory; a {exporter.name} export writes one file and never replaces a "
+                "directory (even with --overwrite); fix: give a file name, e.g. --out movie.tif"
+            )
+        if out.exists() and not args.overwrite:
+            raise UserError(f"{str(out)!r} exists; fix: pass --overwrite or choose another --out")
+        if not out.parent.is_dir():
+            raise UserError(f"the directory of --out {str(out)!r} does not exist; fix: create it first")
+
+
+def _check_values(options: dict[str, Any]) -> None:
+    from minisim.cli import UserError
+
+    fps = options.get("fps")
+    if fps is not None and not (0 < fps < float("inf")):
+        raise UserError(f"--fps {fps} must be a positive frame rate in frames/s; fix: e.g. --fps 20")
+    for name in ("chunk_frames", "frames_per_file"):
+        value = options.get(name)
+        if value is not None and value < 1:
+            raise UserError(f"--{name.replace('_', '-')} {value} must be a positive number of frames")
+
+
+def _describe(written: Any, out: Path) -> str:
+    if isinstance(written, list):
+        if len(written) == 1:
+            return str(written[0])
+        return f"{len(written)} files {written[0].name} .. {written[-1].name} in {out.parent}"
+    return str(written)
+
+
+def run(args: argparse.Namespace) -> int:
+    from minisim.cli import UserError
+    from minisim.exporters import get_exporter, validate_options
+    from minisim.store import load
+
+    exporter = get_exporter(args.to)
+    src, out = Path(args.recording), Path(args.out)
+    _check_paths(args, exporter, src, out)
+    options = _options(args, exporter)
+    _check_values(options)
     try:
-        rec = Recording.load(src)
+        options = validate_options(exporter, options)
+        rec = load(src)
     except (ValueError, OSError) as err:
         raise UserError(str(err)) from err
-    progress = not args.no_progress
     try:
-        if args.to == "video":
-            written: Any = rec.write_video(
-                out,
-                chunk_frames=args.chunk_frames,
-                fps=args.fps,
-                vmin=args.vmin,
-                vmax=args.vmax,
-                codec=args.codec,
-                progress=progress,
-            )
-        elif args.to == "tiff":
-            files = rec.write_tiff(
-                out, frames_per_file=args.frames_per_file, chunk_frames=args.chunk_frames, progress=progress
-            )
-            written = (
-                files[0]
-                if len(files) == 1
-                else f"{len(files)} files {files[0].name} .. {files[-1].name} in {out.parent}"
-            )
-        else:
-            written = rec.to_minian(
-                out,
-                chunk_frames=args.chunk_frames,
-                overwrite=args.overwrite,
-                progress=progress,
-                varr_dtype=args.varr_dtype,
-                varr_range=(args.vmin, args.vmax),
-            )
+        written = exporter.write(rec, out, **options)
     except (ValueError, FileExistsError, RuntimeError) as err:
         raise UserError(str(err)) from err
     except OSError as err:
         raise UserError(f"writing {str(out)!r} failed: {err}; any earlier file there is unchanged") from err
-    print(f"wrote {written}")
+    print(f"wrote {_describe(written, out)}")
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 from minisim._base import Base
 
 if TYPE_CHECKING:
-    from minisim.engine import StepContext
+    from minisim.context import StepContext
 
 Domain = Literal["cell", "tissue", "motion", "sensor"]
 

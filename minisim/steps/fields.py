@@ -13,14 +13,14 @@ from typing import Annotated, Any, ClassVar
 import numpy as np
 
 from minisim._base import bounded
+from minisim.context import index_to_um
 from minisim.steps.base import MovieOp, StepSpec
 
 
 def pixel_coords_um(shape: tuple[int, int], pixel_size_um: float) -> tuple[np.ndarray, np.ndarray]:
     """Optical-center ``(y, x)`` µm of every pixel center, as broadcastable column/row vectors."""
     h, w = shape
-    y = (np.arange(h) - (h - 1) / 2) * pixel_size_um
-    x = (np.arange(w) - (w - 1) / 2) * pixel_size_um
+    y, x = index_to_um(np.arange(h), np.arange(w), shape, pixel_size_um)
     return y[:, None], x[None, :]
 
 

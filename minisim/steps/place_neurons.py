@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, model_validator
 
 from minisim._base import Base, bounded, field_error
+from minisim.context import um_to_index
 from minisim.footprint import Footprints
 from minisim.steps.base import StepSpec
 from minisim.steps.morphology import cytosolic_mask, soma_mask
@@ -186,9 +187,7 @@ def render_footprint(
     """Planted footprint of one cell: (top-left offset on canvas, float32 patch)."""
     assert isinstance(pop, NeuronPopulation)
     px = geo.pixel_size_um
-    h, w = geo.canvas_shape
-    row = (h - 1) / 2 + center_um[1] / px
-    col = (w - 1) / 2 + center_um[2] / px
+    row, col = (float(v) for v in um_to_index(center_um[1], center_um[2], geo.canvas_shape, px))
     r_px = pop.soma_radius_um / px
     if pop.morphology == "cytosolic":
         offset, patch = cytosolic_mask(
