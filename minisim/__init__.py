@@ -9,6 +9,8 @@ imports below.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -183,3 +185,21 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """Keeps a public function bound when its namesake submodule is imported.
+
+    ``import minisim.sweep`` makes Python set ``minisim.sweep`` to the module;
+    an eager ``from minisim.sweep import sweep`` would have rebound the
+    function afterwards, as minisim 1.0 did, so this does the same for the
+    lazy names: ``minisim.sweep(...)`` works whatever was imported first.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == value.__name__ and hasattr(value, name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -72,3 +72,20 @@ def test_lazy_names_cover_all_and_resolve():
     assert minisim.steps.sensor.Sensor is minisim.Sensor  # submodules resolve too
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         minisim.nonexistent  # noqa: B018
+
+
+SHADOWED = """
+import inspect
+import minisim.sweep
+import minisim
+from minisim.sweep import run_sweep
+print(inspect.isfunction(minisim.sweep), minisim.sweep.__module__, callable(run_sweep))
+"""
+
+
+def test_a_function_stays_bound_when_its_namesake_submodule_is_imported_first():
+    """``import minisim.sweep`` binds ``minisim.sweep`` to the module; the lazy package rebinds the function,
+    as 1.0's eager ``from minisim.sweep import sweep`` did (it broke ``ms.sweep(...)`` depending on import order).
+    """
+    out = subprocess.run([sys.executable, "-c", SHADOWED], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split() == ["True", "minisim.sweep", "True"]
