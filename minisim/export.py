@@ -21,6 +21,7 @@ import dask.array as da
 import numpy as np
 
 from minisim._atomic import atomic_file, atomic_files
+from minisim._gray import to_uint8
 from minisim._store_format import refuse_inside_store
 from minisim.perf import PerfTracker, measure
 
@@ -93,18 +94,6 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
 
 
 # --------------------------------------------------------------------------- video
-
-
-def to_uint8(frames: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
-    """Map values to 8-bit gray: ``vmin`` -> 0, ``vmax`` -> 255, clipped, rounded to nearest.
-
-    Integer frames already in 0..255 with ``vmin=0, vmax=255`` pass through
-    unchanged, which is what makes an 8-bit sensor's video lossless.
-    """
-    if frames.dtype == np.uint8 and vmin == 0 and vmax == 255:
-        return frames
-    scaled = (frames.astype(np.float64) - vmin) * (255.0 / (vmax - vmin))
-    return np.floor(np.clip(scaled, 0.0, 255.0) + 0.5).astype(np.uint8)
 
 
 def video_range(spec: Spec, vmin: float, vmax: float | None) -> tuple[float, float]:

@@ -172,7 +172,7 @@ def _varr(
             f"varr_range=({vmin!r}, {vmax!r}) counts must be finite with vmax > vmin; fix: e.g. "
             "varr_range=(0, 4095) for a 12-bit sensor, or leave vmax None for the movie's maximum"
         )
-    from minisim.export import to_uint8
+    from minisim._gray import to_uint8
 
     scaled = da.map_blocks(to_uint8, movie, vmin, vmax, dtype=np.uint8)
     return scaled, {"counts_offset": vmin, "counts_per_level": (vmax - vmin) / 255.0, "source_dtype": source}

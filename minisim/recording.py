@@ -347,13 +347,14 @@ class Recording:
         return cast(list[Path], self.export("tiff", path, **kwargs))
 
     def to_minian(self, directory: str | Path, **kwargs: Any) -> Path:
-        """Write movie and ground truth in minian's zarr layout: :func:`minisim.export_minian.to_minian`.
+        """Write movie and ground truth in minian's zarr layout: ``export("minian", ...)``.
 
-        ``export("minian", ...)`` writes the same, with ``varr_range`` given as ``vmin`` / ``vmax``.
+        See :func:`minisim.export_minian.to_minian`; its ``varr_range=(vmin, vmax)`` is the format's
+        ``vmin`` / ``vmax`` options.
         """
-        from minisim.export_minian import to_minian
-
-        return to_minian(self, directory, **kwargs)
+        if "varr_range" in kwargs:
+            kwargs["vmin"], kwargs["vmax"] = kwargs.pop("varr_range")
+        return cast(Path, self.export("minian", directory, **kwargs))
 
 
 def _as_dask(movie: Any) -> da.Array:

@@ -91,7 +91,7 @@ def test_compiled_vessel_raster_equals_the_capsule_formula_and_the_interpreted_k
     assert fast.max() > 20 and (fast > 0).mean() > 0.05
     np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-9)
     starts = np.cumsum([0] + [len(t) for t in trees])
-    slow = rasterize_capsules.py(np.concatenate(trees), starts, *shape, px)
+    slow = rasterize_capsules.py(np.concatenate(trees), starts, *shape, px, (shape[0] - 1) / 2, (shape[1] - 1) / 2)
     np.testing.assert_array_equal(fast, slow)
 
 

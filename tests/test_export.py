@@ -248,13 +248,15 @@ def test_table_lists_builtin_formats_with_typed_options():
     assert tiff.model_fields["frames_per_file"].default is None and "Frames per file" in str(
         tiff.model_fields["frames_per_file"].description
     )
-    # the minian exporter's options are to_minian's keywords, so a keyword added there flows through
+    # the minian exporter's options are to_minian's keywords, its varr_range pair given as the video's vmin/vmax
     import inspect
 
     from minisim.export_minian import to_minian
 
     kw = [p.name for p in inspect.signature(to_minian).parameters.values() if p.kind is p.KEYWORD_ONLY]
-    assert list(get_exporter("minian").options.model_fields) == kw
+    options = list(get_exporter("minian").options.model_fields)
+    assert options == [k for k in kw if k != "varr_range"] + ["vmin", "vmax"]
+    assert get_exporter("minian").options.model_fields["vmin"].annotation is float
 
 
 def test_export_is_the_single_entry_point_and_aliases_agree(tmp_path, rec8):

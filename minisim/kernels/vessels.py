@@ -11,7 +11,13 @@ from minisim.kernels.jit import lazy_kernel
 
 @lazy_kernel
 def rasterize_capsules(
-    segments: np.ndarray, tree_start: np.ndarray, height: int, width: int, pixel_size_um: float
+    segments: np.ndarray,
+    tree_start: np.ndarray,
+    height: int,
+    width: int,
+    pixel_size_um: float,
+    cy: float,
+    cx: float,
 ) -> np.ndarray:
     """Blood path (µm) through each pixel centre: the max over a tree's capsules, summed over trees.
 
@@ -19,9 +25,9 @@ def rasterize_capsules(
     optical-centre frame; tree ``k`` is rows ``tree_start[k]:tree_start[k +
     1]``. Each capsule is visited only over its bounding box; its chord at
     a pixel centre is ``2 sqrt(r**2 - d**2)`` with ``d`` the distance to the
-    segment (0 outside).
+    segment (0 outside). ``(cy, cx)`` is the optical centre's pixel
+    (:func:`minisim.context.optical_center_px`).
     """
-    cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
     total = np.zeros((height, width))
     tree = np.zeros((height, width))
     for k in range(tree_start.size - 1):

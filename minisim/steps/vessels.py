@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from minisim.context import optical_center_px
 from minisim.kernels.vessels import rasterize_capsules
 from minisim.rng import generator
 
@@ -175,7 +176,10 @@ def rasterize_vessels(trees: list[np.ndarray], shape: tuple[int, int], pixel_siz
     segments = np.ascontiguousarray(np.concatenate(trees) if trees else np.zeros((0, 5)))
     tree_start = np.zeros(len(trees) + 1, np.int64)
     np.cumsum([len(t) for t in trees], out=tree_start[1:])
-    return rasterize_capsules(segments, tree_start, int(h), int(w), float(pixel_size_um))  # type: ignore[no-any-return]
+    cy, cx = optical_center_px((int(h), int(w)))
+    return rasterize_capsules(  # type: ignore[no-any-return]
+        segments, tree_start, int(h), int(w), float(pixel_size_um), float(cy), float(cx)
+    )
 
 
 def beer_lambert_transmission(path_um: np.ndarray, opacity: float, absorption_per_um: float) -> np.ndarray:
