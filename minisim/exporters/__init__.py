@@ -126,7 +126,7 @@ def get_exporter(fmt: str) -> Exporter:
 
 
 def validate_options(exporter: Exporter, options: dict[str, Any]) -> dict[str, Any]:
-    """The options checked against the exporter's model; only those given are returned.
+    """The options checked against the exporter's model, returned as given.
 
     Unknown names raise ``TypeError`` listing the format's options; a value
     of the wrong type raises pydantic's ``ValidationError`` (a ``ValueError``).
@@ -135,8 +135,9 @@ def validate_options(exporter: Exporter, options: dict[str, Any]) -> dict[str, A
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise TypeError(f"{exporter.name!r} export has no option(s) {unknown}; its options are {sorted(fields)}")
-    model = exporter.options(**options)
-    return {name: getattr(model, name) for name in options}
+    exporter.options(**options)
+    # the writer gets the values as given: lax coercion would turn chunk_frames=True into 1 past its own check
+    return dict(options)
 
 
 def export(recording: Recording, fmt: str, path: str | os.PathLike[str], **options: Any) -> Path | list[Path]:
