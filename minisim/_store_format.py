@@ -20,11 +20,15 @@ class StoreError(ValueError):
     """A store cannot be written or read as asked; the message says why and what to do."""
 
 
+def named_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a name a sibling can be made from: ``''`` or ``'.'`` become the directory's real path."""
+    p = Path(path)
+    return p if p.name else p.resolve()
+
+
 def partial_path(path: str | os.PathLike[str]) -> Path:
     """Where an unfinished write of ``path`` lives."""
-    p = Path(path)
-    if not p.name:  # '' or '.': the directory itself, by its real name
-        p = p.resolve()
+    p = named_path(path)
     return p.with_name(p.name + PARTIAL_SUFFIX)
 
 

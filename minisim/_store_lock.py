@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from minisim._store_format import StoreError
+from minisim._store_format import StoreError, named_path
 
 #: Seconds between heartbeats (mtime updates) of a held lock.
 HEARTBEAT_S = 5.0
@@ -41,9 +41,7 @@ class StoreLockedError(StoreError):
 
 def lock_path(dest: str | os.PathLike[str]) -> Path:
     """The lock file guarding writes to ``dest``."""
-    p = Path(dest)
-    if not p.name:  # '' or '.': the directory itself, by its real name
-        p = p.resolve()
+    p = named_path(dest)
     return p.with_name(p.name + LOCK_SUFFIX)
 
 

@@ -11,7 +11,6 @@ longer match the digest (truncated, edited) is rebuilt with a warning.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from minisim._store_check import sha256_file
 from minisim.engine import simulate
 from minisim.spec import Spec
 
@@ -211,16 +211,8 @@ def _file_digests(root: Path, *, hashes: bool = True) -> dict[str, Any]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.name != DIGEST_FILE:
             rel = path.relative_to(root).as_posix()
-            out[rel] = [path.stat().st_size, _sha256(path) if hashes else None]
+            out[rel] = [path.stat().st_size, sha256_file(path) if hashes else None]
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check(dest: Path, key: str, verify: bool) -> tuple[Recording | None, str | None]:
@@ -259,7 +251,7 @@ def _problem(dest: Path, key: str, verify: bool) -> str | None:
     for rel, (size, digest) in files.items():
         if found[rel][0] != size:
             return f"{rel} is {found[rel][0]} bytes, expected {size} (truncated or rewritten)"
-        if verify and _sha256(dest / rel) != digest:
+        if verify and sha256_file(dest / rel) != digest:
             return f"{rel} content differs from its recorded SHA-256 (edited or corrupted)"
     return None
 

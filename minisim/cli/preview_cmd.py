@@ -26,14 +26,12 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     from minisim._atomic import atomic_file
-    from minisim._store_format import refuse_inside_store
+    from minisim._store_format import named_path, refuse_inside_store
     from minisim.plot import plot_summary
     from minisim.recording import Recording
 
-    store = Path(args.recording).expanduser()
-    if not store.name:  # "" or "." (the current directory): use its real name
-        store = store.resolve()
-    if not store.name:
+    store = named_path(Path(args.recording).expanduser())
+    if not store.name:  # the filesystem root
         raise UserError(
             f"{args.recording!r} is not a minisim recording; fix: pass a store written by `minisim simulate --out PATH`"
         )
